@@ -1,0 +1,1 @@
+"""attnkit.attention: the attention layers."""
