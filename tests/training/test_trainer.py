@@ -1,0 +1,116 @@
+"""Trainer: learning, best/last checkpoints, early stopping, exact resume after an interrupt."""
+
+import csv
+
+import pytest
+import torch
+
+from attnkit.training import TrainConfig, Trainer, seed_everything
+
+DATA_SEED = 123
+
+
+def make_data():
+    g = torch.Generator().manual_seed(DATA_SEED)
+    x = torch.randn(96, 4, generator=g)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.1 * torch.randn(96, generator=g)
+    return x, y
+
+
+X, Y = make_data()
+
+
+def model_factory():
+    seed_everything(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(4, 16), torch.nn.Dropout(0.2), torch.nn.Linear(16, 1)
+    )
+
+
+def batches(epoch):
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(epoch))
+    return [order[i : i + 8] for i in range(0, len(X), 8)]
+
+
+def loss_fn(model, idx):
+    return torch.nn.functional.mse_loss(model(X[idx]).squeeze(-1), Y[idx]), len(idx)
+
+
+def evaluate(model):
+    return {"loss": torch.nn.functional.mse_loss(model(X).squeeze(-1), Y).item()}
+
+
+def make(run_dir, resume=False, loss=loss_fn, **cfg):
+    cfg = TrainConfig(**{"epochs": 3, "lr": 0.01, "progress": False, "log_every": 1, **cfg})
+    return Trainer(
+        model_factory(),
+        cfg,
+        run_dir,
+        loss_fn=loss,
+        batches=batches,
+        evaluate=evaluate,
+        resume=resume,
+        meta={"task": "toy"},
+    )
+
+
+def train_losses(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        return [
+            (int(r["step"]), float(r["value"]))
+            for r in csv.DictReader(f)
+            if r["split"] == "train" and r["name"] == "loss"
+        ]
+
+
+def test_learns_and_writes_run(tmp_path):
+    before = evaluate(model_factory())["loss"]
+    out = make(tmp_path).fit()
+    assert out["steps"] == 36 and out["epochs"] == 3
+    assert out["best_loss"] < 0.5 * before
+    for name in ("best/model.safetensors", "last/trainer.json", "metrics.csv", "meta.json"):
+        assert (tmp_path / name).exists(), name
+
+
+@pytest.mark.parametrize("stop_at", [5, 12, 30])
+def test_resume_after_interrupt_equals_uninterrupted(tmp_path, stop_at):
+    full = make(tmp_path / "full")
+    full.fit()
+    calls = {"n": 0}
+
+    def interrupting(model, batch):
+        calls["n"] += 1
+        if calls["n"] == stop_at + 1:
+            model(X[:2])  # consume dropout randomness mid-step, as a real Ctrl-C would
+            raise KeyboardInterrupt
+        return loss_fn(model, batch)
+
+    with pytest.raises(KeyboardInterrupt):
+        make(tmp_path / "cut", loss=interrupting).fit()
+    resumed = make(tmp_path / "cut", resume=True)
+    assert resumed.state["step"] == stop_at
+    resumed.fit()
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert train_losses(tmp_path / "full") == train_losses(tmp_path / "cut")
+
+
+def test_early_stopping_and_max_steps(tmp_path):
+    out = make(tmp_path / "a", max_steps=7, eval_every=2).fit()
+    assert out["steps"] == 7
+    # lr 0 never improves after the first evaluation: patience 2 stops at the 3rd.
+    out = make(tmp_path / "b", lr=0.0, eval_every=2, patience=2, epochs=50).fit()
+    assert out["steps"] == 6
+
+
+def test_checkpoint_averaging_reports_averaged_metric(tmp_path):
+    out = make(tmp_path, eval_every=6, average_last=3).fit()
+    assert "averaged_loss" in out
+    assert len(list((tmp_path / "snapshots").iterdir())) == 3
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    from attnkit.errors import AttnkitError
+
+    with pytest.raises(AttnkitError, match="nothing to resume"):
+        make(tmp_path, resume=True)
