@@ -56,7 +56,7 @@ def test_bad_overrides_name_the_problem(overrides, message):
 def test_unknown_key_in_file_and_missing_file(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("train:\n  lrr: 1\n")
-    with pytest.raises(AttnkitError, match="unknown config key 'train.lrr'"):
+    with pytest.raises(AttnkitError, match=r"unknown config key 'train\.lrr'"):
         load_config(Cfg, path)
     with pytest.raises(AttnkitError, match="not found"):
         load_config(Cfg, tmp_path / "missing.yaml")

@@ -90,7 +90,9 @@ def test_resume_after_interrupt_equals_uninterrupted(tmp_path, stop_at):
     resumed = make(tmp_path / "cut", resume=True)
     assert resumed.state["step"] == stop_at
     resumed.fit()
-    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+    for a, b in zip(
+        full.model.state_dict().values(), resumed.model.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b)
     assert train_losses(tmp_path / "full") == train_losses(tmp_path / "cut")
 
