@@ -1,0 +1,188 @@
+"""Batched beam search: all sentences and all beams in one tensor.
+
+Each step scores the K x V continuations of every sentence's K live beams, takes the
+best 2K, moves those ending in EOS (among the top K) to the sentence's finished list and
+keeps the best K others alive (as fairseq does). A sentence is done when it has K
+finished hypotheses or reaches its length limit (its live beams are then finished as
+they are). Finished hypotheses are ranked by ``log_prob / ((5 + len) / 6) ** alpha``
+(GNMT), with len counting EOS.
+
+Notation for tensor shapes: B sentences, K beams, V vocabulary, Ls source length,
+t steps taken so far.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from attnkit.decoding.greedy import _check_inputs, max_lengths
+from attnkit.decoding.interface import Hypotheses, Hypothesis, StepDecoder
+from attnkit.decoding.penalties import block_repeated_ngrams, gnmt_length_penalty
+
+
+@torch.no_grad()
+def beam_search(
+    model: StepDecoder,
+    src: Tensor,
+    src_lengths: Tensor,
+    *,
+    beam_size: int,
+    max_len: int | None = None,
+    max_len_ratio: float | None = None,
+    alpha: float = 0.0,
+    n_best: int = 1,
+    no_repeat_ngram_size: int = 0,
+    bos_id: int = 2,
+    eos_id: int = 3,
+) -> Hypotheses:
+    """Beam search for a batch of sentences. ``beam_size=1`` gives exactly greedy search.
+
+    Call ``model.eval()`` first.
+
+    Args:
+        model: any :class:`StepDecoder`.
+        src: (B, Ls) padded source ids.
+        src_lengths: (B,) source lengths.
+        beam_size: K, live hypotheses per sentence.
+        max_len: at most this many output tokens (EOS not counted).
+        max_len_ratio: at most ``ceil(ratio * src_len)`` output tokens per sentence.
+        alpha: GNMT length-penalty exponent (0 = rank by raw log-probability).
+        n_best: hypotheses returned per sentence (<= beam_size), best first.
+        no_repeat_ngram_size: if > 0, no n-gram of this size appears twice in an output.
+        bos_id: the first decoder input.
+        eos_id: ends a hypothesis.
+
+    Returns:
+        :class:`Hypotheses`, ``n_best`` per sentence, sorted by score (best first).
+
+    Raises:
+        ValueError: on a bad beam_size / n_best / length limit.
+
+    Example:
+        >>> model.eval()
+        >>> hyps = beam_search(model, src, lengths, beam_size=5, max_len_ratio=1.5, alpha=0.6)
+        >>> hyps[0][0].tokens, hyps[0][0].attention.shape
+    """
+    _check_inputs(src, src_lengths)
+    if beam_size < 1:
+        raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+    if not 1 <= n_best <= beam_size:
+        raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
+    limits = max_lengths(src_lengths, max_len, max_len_ratio)
+    device = src.device
+    B, K = src.size(0), beam_size
+    src_lens = src_lengths.tolist()
+
+    enc = model.encode(src, src_lengths)
+    state = model.init_decoder_state(enc)
+    expand = torch.arange(B, device=device).repeat_interleave(K)  # (B*K,)
+    enc, state = model.reorder(enc, state, expand)
+    prev = torch.full((B * K,), bos_id, dtype=torch.long, device=device)
+    scores = torch.zeros(B, K, device=device)  # cumulative log-prob of live beams
+    scores[:, 1:] = float("-inf")  # all beams start identical: keep only the first
+    hist = torch.empty(B * K, 0, dtype=torch.long, device=device)  # (B*K, t)
+    hist_attn: Tensor | None = None  # (B*K, t, Ls)
+    base = (torch.arange(B, device=device) * K)[:, None]  # (B, 1) first row of each sentence
+    finals: list[list[Hypothesis]] = [[] for _ in range(B)]
+    done = [False] * B
+
+    for t in range(max(limits)):
+        log_probs, state, attn = model.decode_step(enc, state, prev)  # (B*K, V), (B*K, Ls)
+        V = log_probs.size(-1)
+        if attn is not None and hist_attn is None:
+            hist_attn = attn.new_zeros(B * K, 0, attn.size(-1))
+        if no_repeat_ngram_size > 0:
+            log_probs = block_repeated_ngrams(log_probs, hist, no_repeat_ngram_size)
+        cand = (scores.view(B * K, 1) + log_probs).view(B, K * V)  # (B, K*V)
+        n_cand = min(2 * K, K * V)
+        top_scores, top_idx = cand.topk(n_cand, dim=1)  # (B, 2K)
+        top_beam = torch.div(top_idx, V, rounding_mode="floor")  # (B, 2K)
+        top_tok = top_idx % V  # (B, 2K)
+        top_rows = base + top_beam  # (B, 2K) rows into the B*K tensors
+        is_eos = top_tok == eos_id  # (B, 2K)
+
+        # EOS among the top K: finish them (alive sentences, finite scores only).
+        eos_hits = (is_eos[:, :K] & torch.isfinite(top_scores[:, :K])).nonzero().tolist()
+        if eos_hits:
+            sc = top_scores.tolist()
+            rows = top_rows.tolist()
+            for b, j in eos_hits:
+                if done[b]:
+                    continue
+                r = rows[b][j]
+                finals[b].append(
+                    _hypothesis(
+                        hist[r], hist_attn, r, sc[b][j], t + 1, alpha, src_lens[b], finished=True
+                    )
+                )
+                if len(finals[b]) >= K:
+                    done[b] = True
+
+        # Keep the best K candidates that are not EOS (there are at least K of the 2K).
+        order = (is_eos.long() * n_cand + torch.arange(n_cand, device=device)).argsort(dim=1)
+        keep = order[:, :K]  # (B, K)
+        new_scores = top_scores.gather(1, keep)  # (B, K)
+        new_tok = top_tok.gather(1, keep)  # (B, K)
+        rows = top_rows.gather(1, keep).view(-1)  # (B*K,)
+
+        hist = torch.cat([hist.index_select(0, rows), new_tok.view(-1, 1)], dim=1)
+        if attn is not None:
+            step_attn = attn.index_select(0, rows)[:, None, :]  # (B*K, 1, Ls)
+            assert hist_attn is not None
+            hist_attn = torch.cat([hist_attn.index_select(0, rows), step_attn], dim=1)
+        _, state = model.reorder(None, state, rows)
+        scores = new_scores
+        prev = new_tok.view(-1)
+
+        # Sentences at their length limit: finish their live beams as they are.
+        ending = [b for b in range(B) if not done[b] and t + 1 >= limits[b]]
+        if ending:
+            sc = scores.tolist()
+            for b in ending:
+                for k in range(K):
+                    if sc[b][k] == float("-inf"):
+                        continue
+                    r = b * K + k
+                    finals[b].append(
+                        _hypothesis(
+                            hist[r],
+                            hist_attn,
+                            r,
+                            sc[b][k],
+                            t + 1,
+                            alpha,
+                            src_lens[b],
+                            finished=False,
+                        )
+                    )
+                done[b] = True
+        if all(done):
+            break
+
+    out = []
+    for b in range(B):
+        ranked = sorted(finals[b], key=lambda h: h.score, reverse=True)
+        out.append(ranked[:n_best])
+    return Hypotheses(out)
+
+
+def _hypothesis(
+    tokens: Tensor,
+    hist_attn: Tensor | None,
+    row: int,
+    log_prob: float,
+    length: int,
+    alpha: float,
+    src_len: int,
+    *,
+    finished: bool,
+) -> Hypothesis:
+    """A finished hypothesis from row ``row`` of the histories.
+
+    ``tokens`` excludes EOS; ``length`` (for the penalty) counts every step taken.
+    """
+    n = tokens.numel()
+    att = None if hist_attn is None else hist_attn[row, :n, :src_len].clone()
+    score = log_prob / float(gnmt_length_penalty(length, alpha)) if alpha else log_prob
+    return Hypothesis(tokens.tolist(), score, log_prob, att, finished)

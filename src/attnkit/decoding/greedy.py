@@ -1,0 +1,117 @@
+"""Greedy (arg-max) decoding, batched."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from attnkit.decoding.interface import Hypotheses, Hypothesis, StepDecoder
+
+
+def max_lengths(src_lengths: Tensor, max_len: int | None, max_len_ratio: float | None) -> list[int]:
+    """Per-sentence output limit: min(max_len, ceil(max_len_ratio * src_len)), at least 1.
+
+    Raises:
+        ValueError: when neither limit is given or one is not positive.
+    """
+    if max_len is None and max_len_ratio is None:
+        raise ValueError("give max_len and/or max_len_ratio")
+    if max_len is not None and max_len < 1:
+        raise ValueError(f"max_len must be >= 1, got {max_len}")
+    if max_len_ratio is not None and max_len_ratio <= 0:
+        raise ValueError(f"max_len_ratio must be > 0, got {max_len_ratio}")
+    limits = []
+    for n in src_lengths.tolist():
+        lim = max_len if max_len is not None else math.inf
+        if max_len_ratio is not None:
+            lim = min(lim, math.ceil(max_len_ratio * n))
+        limits.append(max(1, int(lim)))
+    return limits
+
+
+def _check_inputs(src: Tensor, src_lengths: Tensor) -> None:
+    if src.dim() != 2 or src_lengths.shape != src.shape[:1]:
+        raise ValueError(
+            f"src must be (B, Ls) and src_lengths (B,), got {tuple(src.shape)} and "
+            f"{tuple(src_lengths.shape)}"
+        )
+    if src.size(0) == 0:
+        raise ValueError("empty batch")
+
+
+@torch.no_grad()
+def greedy_search(
+    model: StepDecoder,
+    src: Tensor,
+    src_lengths: Tensor,
+    *,
+    max_len: int | None = None,
+    max_len_ratio: float | None = None,
+    bos_id: int = 2,
+    eos_id: int = 3,
+) -> Hypotheses:
+    """Pick the most probable token at every step, for all sentences at once.
+
+    Call ``model.eval()`` first (dropout is the caller's business).
+
+    Args:
+        model: any :class:`StepDecoder`.
+        src: (B, Ls) padded source ids.
+        src_lengths: (B,) source lengths.
+        max_len: at most this many output tokens (EOS not counted).
+        max_len_ratio: at most ``ceil(ratio * src_len)`` output tokens per sentence.
+        bos_id: the first decoder input.
+        eos_id: stops a sentence.
+
+    Returns:
+        :class:`Hypotheses` with one hypothesis per sentence (score = log_prob).
+    """
+    _check_inputs(src, src_lengths)
+    limits = max_lengths(src_lengths, max_len, max_len_ratio)
+    B = src.size(0)
+    enc = model.encode(src, src_lengths)
+    state = model.init_decoder_state(enc)
+    prev = torch.full((B,), bos_id, dtype=torch.long, device=src.device)
+    score = torch.zeros(B, dtype=torch.float32, device=src.device)
+    tokens: list[Tensor] = []  # each (B,)
+    attns: list[Tensor] = []  # each (B, Ls)
+    ended = [False] * B
+    done_at = list(limits)  # number of steps each sentence took
+    open_ = set(range(B))
+    for t in range(max(limits)):
+        log_probs, state, attn = model.decode_step(enc, state, prev)  # (B, V)
+        tok_lp, tok = log_probs.max(dim=-1)  # (B,)
+        score = torch.where(_active(open_, B, src.device), score + tok_lp, score)
+        tokens.append(tok)
+        if attn is not None:
+            attns.append(attn)
+        is_eos = (tok == eos_id).tolist()
+        for i in list(open_):
+            if is_eos[i]:
+                ended[i], done_at[i] = True, t + 1
+                open_.discard(i)
+            elif t + 1 >= limits[i]:
+                done_at[i] = t + 1
+                open_.discard(i)
+        if not open_:
+            break
+        prev = tok
+    tok_mat = torch.stack(tokens, dim=1).tolist()  # (B, T)
+    attn_mat = torch.stack(attns, dim=1) if attns else None  # (B, T, Ls)
+    scores = score.tolist()
+    lengths = src_lengths.tolist()
+    out = []
+    for i in range(B):
+        n = done_at[i] - (1 if ended[i] else 0)
+        att = None if attn_mat is None else attn_mat[i, :n, : lengths[i]].clone()
+        out.append([Hypothesis(tok_mat[i][:n], scores[i], scores[i], att, finished=ended[i])])
+    return Hypotheses(out)
+
+
+def _active(open_: set[int], B: int, device: torch.device) -> Tensor:
+    mask = torch.zeros(B, dtype=torch.bool)
+    if open_:
+        mask[list(open_)] = True
+    return mask.to(device)
