@@ -169,17 +169,31 @@ def demo(
     run_demo(budget_minutes=budget_minutes, run_dir=out)
 
 
-def _register_task_commands() -> None:
+# Prediction commands and the task module that registers each (imported only when used, so
+# that `attnkit data get` never pays for, or depends on, the task modules).
+TASK_COMMANDS = {
+    "translate": "translate",
+    "tag": "tag",
+    "classify": "classify",
+    "explain": "classify",
+}
+
+
+def _register_task_commands(argv: list[str]) -> None:
     from attnkit.tasks import available_tasks, get_task
 
-    for name in available_tasks():
+    wanted = {TASK_COMMANDS[a] for a in argv[:1] if a in TASK_COMMANDS}
+    if not argv or argv[0] in ("--help", "-h"):
+        wanted = set(available_tasks())  # the help lists every command
+    for name in sorted(wanted):
         get_task(name).add_commands(app)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``attnkit`` console script; returns the exit status."""
     try:
-        _register_task_commands()
+        argv = sys.argv[1:] if argv is None else argv
+        _register_task_commands(argv)
         app(args=argv)
     except AttnkitError as e:
         typer.echo(f"error: {e}", err=True)
