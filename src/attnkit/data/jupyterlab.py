@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import gettext
+import io
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -59,11 +60,12 @@ def read_mo(path: str | Path) -> Iterator[tuple[str, str]]:
         AttnkitError: the file is not a gettext catalog.
     """
     try:
-        with open(path, "rb") as fh:
-            catalog = gettext.GNUTranslations(fh)._catalog  # type: ignore[attr-defined]
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise AttnkitError(f"cannot read gettext catalog {path}: {exc.strerror}") from exc
-    except Exception as exc:  # gettext raises OSError/struct.error/UnicodeError on bad files
+    try:
+        catalog = gettext.GNUTranslations(io.BytesIO(data))._catalog  # type: ignore[attr-defined]
+    except Exception as exc:  # gettext raises OSError / struct.error / UnicodeError
         raise AttnkitError(f"{path} is not a gettext .mo catalog: {exc}") from exc
     for key, value in catalog.items():
         if isinstance(key, tuple):  # (singular msgid, plural form index)
