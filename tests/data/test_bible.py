@@ -136,4 +136,25 @@ def test_fetch_end_to_end_without_network(tmp_path: Path, monkeypatch) -> None:
     expected = bible.align(es, en)
     got = [p for s in ("train", "dev", "test") for p in bible.load_pairs(tmp_path / "out", s)]
     assert sorted(got) == sorted((s, t) for _, s, t in expected.triples)
-    assert "fetched in" in (tmp_path / "out/README").read_text()
+    assert f"pairs: {len(got)}" in (tmp_path / "out/README").read_text()
+
+
+def test_restore_drop_caps_only_touches_chapter_openings() -> None:
+    texts = {
+        "Gen.1.1": "EN el principio crió Dios",
+        "Gen.1.2": "Y la tierra: en Samuel",
+        "Gen.2.1": "Y SAMUEL dijo",
+        "Gen.3.1": "¡OH Jehová!",
+        "Gen.4.1": "Y dijo Dios",  # a one-letter capital is not a drop cap
+        "Gen.4.2": "ALEPH. JAH reina",  # not a chapter opening: unchanged
+        "Gen.5.1": "ALEPH. Bienaventurados",
+    }
+    assert bible.restore_drop_caps(texts) == {
+        "Gen.1.1": "En el principio crió Dios",
+        "Gen.1.2": "Y la tierra: en Samuel",
+        "Gen.2.1": "Y Samuel dijo",
+        "Gen.3.1": "¡Oh Jehová!",
+        "Gen.4.1": "Y dijo Dios",
+        "Gen.4.2": "ALEPH. JAH reina",
+        "Gen.5.1": "Aleph. Bienaventurados",
+    }

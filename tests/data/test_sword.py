@@ -159,6 +159,8 @@ def test_bad_testament_name() -> None:
     [
         ("<w>a</w><note>n</note><w>b</w>", "a b"),
         ("a<note>n</note>, b", "a, b"),
+        ("conceived,<note>n</note>and", "conceived, and"),
+        ("“<q>Let</q>” <note>n</note>x<note>n</note>", "“Let” x"),
         ('<note type="x"><reference>1:1</reference><rdg>v</rdg></note>', ""),
         ("line one<l eID='1'/><l sID='2'/>line two", "line one line two"),
         ("<speaker>Lover</speaker> x", "x"),

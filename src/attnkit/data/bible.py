@@ -7,6 +7,11 @@ NRSVA, with the deuterocanon). Both are public domain. They are read with
 
 Cleaning, in this order (every rule deterministic, counts go to ``README``):
 
+0. Undo the printed drop capitals of the Reina-Valera: the first words of each
+   chapter are in capitals (``"EN el principio"``, ``"Y DESPUÉS movió"``). Each word
+   of that leading run takes the casing it most often has elsewhere in the text
+   (``"después"``, ``"Samuel"``; a word never seen otherwise is lower-cased), and the
+   verse starts with a capital (:func:`restore_drop_caps`).
 1. Keep keys present and non-empty in both modules (the deuterocanon and verses one
    module leaves out, such as Luke 17:36 in the WEB, drop out here).
 2. Drop whole chapters whose verses are shifted between the two modules. The Spanish
@@ -39,10 +44,10 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 import statistics
 import tempfile
-import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +66,7 @@ __all__ = [
     "fetch",
     "load_keys",
     "load_pairs",
+    "restore_drop_caps",
     "split_pairs",
 ]
 
@@ -86,6 +92,46 @@ class Alignment:
     triples: list[tuple[str, str, str]]  # (key, source text, target text), source order
     stats: dict[str, int]  # counts of verses kept / removed by each rule
     shifted_chapters: list[str] = field(default_factory=list)
+
+
+_CAPS_WORD = re.compile(r"[^\W\d_]+")  # a run of letters
+_LEADING_CAPS = re.compile(r"^([¡¿(«“]?)((?:[^\W\d_a-zß-ÿ]+[ ,.;:]+)*[^\W\d_a-zß-ÿ]+)(?=\W|$)")
+
+
+def restore_drop_caps(texts: Mapping[str, str]) -> dict[str, str]:
+    """Re-case the all-capital words that open verse 1 of each chapter.
+
+    Args:
+        texts: key -> verse text of one module.
+
+    Returns:
+        A copy where, in each chapter's first verse, the leading run of upper-case words
+        takes each word's most frequent non-upper-case spelling in ``texts`` (lower case
+        if it has none) and the first letter is upper case. Other verses are unchanged.
+
+    Example:
+        >>> restore_drop_caps({"Gen.1.1": "Y DESPUÉS SAMUEL dijo", "Gen.1.2": "Samuel"})
+        {'Gen.1.1': 'Y después Samuel dijo', 'Gen.1.2': 'Samuel'}
+    """
+    counts: Counter[str] = Counter()
+    for text in texts.values():
+        counts.update(w for w in _CAPS_WORD.findall(text) if not w.isupper())
+    best: dict[str, str] = {}
+    for word, _ in counts.most_common():  # most frequent spelling first
+        best.setdefault(word.lower(), word)
+
+    def recase(match: re.Match[str]) -> str:
+        opener, run = match.group(1), match.group(2)
+        if not any(len(w) > 1 for w in _CAPS_WORD.findall(run)):
+            return match.group(0)  # "Y", "A": an ordinary capital, not a drop cap
+        run = _CAPS_WORD.sub(lambda m: best.get(m.group(0).lower(), m.group(0).lower()), run)
+        return opener + run[:1].upper() + run[1:]
+
+    out = dict(texts)
+    for key, text in texts.items():
+        if key.endswith(".1"):
+            out[key] = _LEADING_CAPS.sub(recase, text, count=1)
+    return out
 
 
 def align(
@@ -179,16 +225,10 @@ def fetch(dest: Path) -> None:
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="attnkit-sword-") as tmp:
         root = apt_download_extract(list(PACKAGES), Path(tmp)) / "usr/share/sword"
         texts = {lang: dict(read_ztext(locate_module(root, m))) for lang, m in MODULES.items()}
-    build(texts["es"], texts["en"], dest)
-    (dest / "README").write_text(
-        (dest / "README").read_text(encoding="utf-8")
-        + f"fetched in {time.perf_counter() - start:.1f} s\n",
-        encoding="utf-8",
-    )
+    build(restore_drop_caps(texts["es"]), texts["en"], dest)
 
 
 def build(src: Mapping[str, str], tgt: Mapping[str, str], dest: Path) -> dict[str, int]:

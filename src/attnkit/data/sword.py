@@ -87,8 +87,11 @@ _TAG = re.compile(r"<[^>]*>")
 # The end of a chapter or book: what follows in the same slot is closing markup or
 # back matter (the WEB appends its whole glossary to Rev 22:21), never the verse.
 _END_OF_VERSE_TEXT = re.compile(r"<chapter\b[^>]*\beID=|<div\b(?=[^>]*\btype=\"book\")[^>]*\beID=")
-_GAP = "\x00"  # where an inline tag was: a space only if it sat between two words
-_GAP_BETWEEN_WORDS = re.compile(r"(?<=\w)\x00+(?=\w)")
+_GAP = "\x00"  # where an inline tag was: a space unless punctuation or a space is beside it
+_GAPS = re.compile("\x00+")
+_GAP_NEEDS_NO_SPACE = re.compile(
+    r"^\x00+|\x00+$|\s\x00+|\x00+\s|\x00+(?=[,.;:!?)\]}”’»…])|(?<=[(\[{“‘«¿¡])\x00+"
+)
 _SPACE = re.compile(r"\s+")
 
 
@@ -99,8 +102,9 @@ def strip_osis(markup: str) -> str:
     Notes (``<note>``, with their content), non-canonical titles and speaker labels
     are removed; every other tag (``<w lemma="strong:H0430">`` Strong's numbers,
     ``<transChange>``, ``<q>``, milestones, paragraph and line markers) is dropped
-    and its text kept. Block tags become spaces; an inline tag becomes a space only
-    where it sat between two words (so ``God<note/>created`` -> ``God created`` but
+    and its text kept. Block tags become spaces; any other removed tag or note becomes
+    a space unless it touches a space, closing punctuation or an opening quote or
+    bracket (``God<note/>created`` and ``said,<note/>and`` get a space,
     ``earth<note/>.`` -> ``earth.``). Entities are unescaped and whitespace
     normalised to single spaces.
 
@@ -121,7 +125,8 @@ def strip_osis(markup: str) -> str:
     text = _ENCLITIC.sub(r"\1", text)
     text = _STRUCTURAL_TAG.sub(" ", text)
     text = _TAG.sub(_GAP, text)
-    text = _GAP_BETWEEN_WORDS.sub(" ", text).replace(_GAP, "")
+    text = _GAP_NEEDS_NO_SPACE.sub(lambda m: m.group(0).replace(_GAP, ""), text)
+    text = _GAPS.sub(" ", text)
     text = html.unescape(text)
     return _SPACE.sub(" ", text).strip()
 
