@@ -78,6 +78,7 @@ def fetch(name: str, *, force: bool = False) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=final.parent))
     try:
         fetch_fn(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it owner-only; a corpus folder is ordinary data
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
