@@ -1,0 +1,232 @@
+"""Sequence tagger: character-aware words -> BiLSTM -> self-attention blocks -> CRF.
+
+Huang, Xu and Yu, "Bidirectional LSTM-CRF Models for Sequence Tagging" (2015); Ma and Hovy,
+"End-to-end Sequence Labeling via Bi-directional LSTM-CNNs-CRF" (ACL 2016) for the character
+CNN; Vaswani et al., "Attention Is All You Need" (2017) for the (pre-LN) self-attention blocks
+stacked on the BiLSTM, as in Tan et al., "Deep Semantic Role Labeling with Self-Attention"
+(AAAI 2018).
+
+Notation for tensor shapes: B batch, L words per sentence, C characters per word, D model
+width (``2 * lstm_hidden``), H heads, T tags.
+
+Setting ``attention_layers=0`` removes the self-attention blocks and ``crf=False`` replaces the
+CRF by a per-token softmax: together they are the ablation baseline (BiLSTM + softmax).
+
+Example:
+    >>> import torch
+    >>> model = Tagger(TaggerConfig(lstm_hidden=16, num_heads=2, ffn_dim=32, char_channels=8,
+    ...                             word_dim=8, char_dim=4), num_words=10, num_chars=10, num_tags=5)
+    >>> words = torch.tensor([[2, 3, 4], [5, 6, 0]])
+    >>> chars = torch.randint(1, 10, (2, 3, 2))
+    >>> model(words, chars).shape
+    torch.Size([2, 3, 5])
+    >>> [len(p) for p in model.decode(words, chars)]
+    [3, 2]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from attnkit.attention import MultiHeadAttention
+from attnkit.models.crf import CRF
+
+PAD = 0  # id of padding in the word and character vocabularies
+UNK = 1  # id of unknown words / characters
+
+
+@dataclass
+class TaggerConfig:
+    """Hyperparameters of :class:`Tagger` (vocabulary sizes are given to the model apart)."""
+
+    word_dim: int = 100  # word embedding size
+    char_dim: int = 32  # character embedding size
+    char_channels: int = 64  # character CNN filters (0 = no character features)
+    char_kernel: int = 3  # character CNN window (odd)
+    lstm_hidden: int = 128  # BiLSTM hidden size per direction; model width D = 2 * lstm_hidden
+    lstm_layers: int = 1  # stacked BiLSTM layers
+    attention_layers: int = 1  # self-attention blocks after the BiLSTM (0 = none)
+    num_heads: int = 4  # heads per attention block (must divide D)
+    ffn_dim: int = 512  # hidden size of each block's feed-forward layer
+    dropout: float = 0.25  # dropout on embeddings, BiLSTM output, attention and FFN
+    crf: bool = True  # CRF output layer; False = independent softmax per token
+
+
+class CharCNN(nn.Module):
+    """Character embeddings -> 1-D convolution -> ReLU -> max over the word's characters.
+
+    Unseen words still get a representation from their characters.
+    """
+
+    def __init__(self, num_chars: int, *, char_dim: int, channels: int, kernel: int) -> None:
+        super().__init__()
+        if kernel % 2 != 1:
+            raise ValueError(f"char_kernel must be odd, got {kernel}")
+        self.embed = nn.Embedding(num_chars, char_dim, padding_idx=PAD)
+        self.conv = nn.Conv1d(char_dim, channels, kernel, padding=kernel // 2)
+
+    def forward(self, chars: Tensor) -> Tensor:
+        """``chars (B, L, C)`` long (PAD = 0) -> ``(B, L, channels)``; all-PAD words give 0."""
+        B, L, C = chars.shape
+        x = self.embed(chars.reshape(B * L, C)).transpose(1, 2)  # (B*L, char_dim, C)
+        h = F.relu(self.conv(x))  # (B*L, channels, C)
+        h = h * (chars.reshape(B * L, 1, C) != PAD)  # padded characters never win the max
+        return h.amax(dim=2).reshape(B, L, -1)  # (B, L, channels)
+
+
+class SelfAttentionBlock(nn.Module):
+    """Pre-LN transformer block: ``x + MHA(LN(x))`` then ``x + FFN(LN(x))``."""
+
+    def __init__(self, dim: int, *, num_heads: int, ffn_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = MultiHeadAttention(dim, num_heads, dropout=dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, ffn_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn_dim, dim)
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(
+        self, x: Tensor, mask: Tensor, *, return_weights: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """``x (B, L, D)``, ``mask (B, 1, 1, L)`` bool True = real key -> ``(x, weights)``."""
+        h, weights = self.attn(self.norm1(x), mask=mask, return_weights=return_weights)
+        x = x + self.drop(h)  # (B, L, D)
+        x = x + self.drop(self.ffn(self.norm2(x)))  # (B, L, D)
+        return x, weights  # weights: (B, H, L, L) or None
+
+
+class Tagger(nn.Module):
+    """Character-aware BiLSTM(-self-attention)(-CRF) tagger.
+
+    Args:
+        cfg: hyperparameters.
+        num_words: word vocabulary size (PAD = 0, UNK = 1 included).
+        num_chars: character vocabulary size (PAD = 0, UNK = 1 included).
+        num_tags: number of tags T.
+
+    Inputs of :meth:`forward`, :meth:`loss` and :meth:`decode`:
+        words: ``(B, L)`` long word ids, PAD = 0 after each sentence's end.
+        chars: ``(B, L, C)`` long character ids of each word, PAD = 0.
+        mask: ``(B, L)`` bool, True on real words; by default ``words != PAD``.
+    """
+
+    def __init__(self, cfg: TaggerConfig, *, num_words: int, num_chars: int, num_tags: int) -> None:
+        super().__init__()
+        dim = 2 * cfg.lstm_hidden
+        if cfg.attention_layers and dim % cfg.num_heads:
+            raise ValueError(f"num_heads={cfg.num_heads} must divide 2*lstm_hidden={dim}")
+        for name, n in (("num_words", num_words), ("num_chars", num_chars), ("num_tags", num_tags)):
+            if n < 1:
+                raise ValueError(f"{name} must be >= 1, got {n}")
+        self.cfg = cfg
+        self.num_tags = num_tags
+        self.word_embed = nn.Embedding(num_words, cfg.word_dim, padding_idx=PAD)
+        self.char_cnn = (
+            CharCNN(
+                num_chars, char_dim=cfg.char_dim, channels=cfg.char_channels, kernel=cfg.char_kernel
+            )
+            if cfg.char_channels > 0
+            else None
+        )
+        self.drop = nn.Dropout(cfg.dropout)
+        self.lstm = nn.LSTM(
+            cfg.word_dim + max(cfg.char_channels, 0),
+            cfg.lstm_hidden,
+            num_layers=cfg.lstm_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=cfg.dropout if cfg.lstm_layers > 1 else 0.0,
+        )
+        self.blocks = nn.ModuleList(
+            SelfAttentionBlock(
+                dim, num_heads=cfg.num_heads, ffn_dim=cfg.ffn_dim, dropout=cfg.dropout
+            )
+            for _ in range(cfg.attention_layers)
+        )
+        self.norm = nn.LayerNorm(dim) if cfg.attention_layers else nn.Identity()
+        self.emit = nn.Linear(dim, num_tags)
+        self.crf = CRF(num_tags) if cfg.crf else None
+
+    def forward(
+        self,
+        words: Tensor,
+        chars: Tensor,
+        mask: Tensor | None = None,
+        *,
+        return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
+        """Emission scores ``(B, L, T)``; with ``return_weights`` also each block's attention
+        weights, a list of ``(B, H, L, L)``."""
+        if mask is None:
+            mask = words != PAD
+        if words.dim() != 2 or chars.dim() != 3 or chars.shape[:2] != words.shape:
+            raise ValueError(
+                f"words must be (B, L) and chars (B, L, C); got {tuple(words.shape)} and "
+                f"{tuple(chars.shape)}"
+            )
+        x = self.word_embed(words)  # (B, L, word_dim)
+        if self.char_cnn is not None:
+            x = torch.cat([x, self.char_cnn(chars)], dim=-1)  # (B, L, word_dim + channels)
+        x = self.drop(x)
+        lengths = mask.sum(1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        x, _ = pad_packed_sequence(out, batch_first=True, total_length=words.size(1))  # (B, L, D)
+        x = self.drop(x)
+        key_mask = mask[:, None, None, :]  # (B, 1, 1, L): True = real key
+        weights: list[Tensor] = []
+        for block in self.blocks:
+            x, w = block(x, key_mask, return_weights=return_weights)
+            if return_weights:
+                weights.append(w)
+        emissions = self.emit(self.norm(x))  # (B, L, T)
+        return (emissions, weights) if return_weights else emissions
+
+    def loss(
+        self, words: Tensor, chars: Tensor, tags: Tensor, mask: Tensor | None = None
+    ) -> Tensor:
+        """Mean negative log-likelihood per real token (CRF) or mean cross-entropy (softmax)."""
+        if mask is None:
+            mask = words != PAD
+        emissions = self(words, chars, mask)
+        if self.crf is not None:
+            return self.crf(emissions, tags, mask, reduction="token_mean")
+        return F.cross_entropy(emissions[mask], tags[mask])
+
+    @torch.no_grad()
+    def decode(self, words: Tensor, chars: Tensor, mask: Tensor | None = None) -> list[list[int]]:
+        """Best tag ids per sentence (Viterbi with the CRF, per-token argmax without)."""
+        if mask is None:
+            mask = words != PAD
+        emissions = self(words, chars, mask)
+        if self.crf is not None:
+            return self.crf.decode(emissions, mask)
+        best = emissions.argmax(-1)  # (B, L)
+        return [best[b, :n].tolist() for b, n in enumerate(mask.sum(1).tolist())]
+
+    @torch.no_grad()
+    def attention_weights(self, words: Tensor, chars: Tensor, *, layer: int = -1) -> Tensor:
+        """Self-attention weights of one block for ONE sentence.
+
+        Args:
+            words: ``(L,)`` word ids of the sentence (no padding).
+            chars: ``(L, C)`` character ids.
+            layer: which block (negative counts from the last).
+
+        Returns:
+            ``(H, L, L)``: row i = how much word i attends to each word.
+
+        Raises:
+            ValueError: the model has no attention layers.
+        """
+        if not self.blocks:
+            raise ValueError("this tagger has no self-attention layers (attention_layers=0)")
+        _, weights = self(words.unsqueeze(0), chars.unsqueeze(0), return_weights=True)
+        return weights[layer][0]
