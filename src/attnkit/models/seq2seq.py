@@ -167,23 +167,24 @@ class DecoderState:
 
 
 def _gru_update(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
-    """GRU update from input / hidden projections gi, gh (B, 3H) (PyTorch gate order r, z, n)."""
+    """GRU update from input / hidden projections gi, gh (B, 3H) (PyTorch gate order r, z, n).
+
+    ``split`` / ``chunk`` rather than slices: their backward is one concatenation, where
+    each slice's backward would allocate and fill a full-size zero gradient.
+    """
     hdim = h.size(-1)
-    rz = torch.sigmoid(gi[:, : 2 * hdim] + gh[:, : 2 * hdim])  # (B, 2H)
-    r, z = rz[:, :hdim], rz[:, hdim:]
-    n = torch.tanh(torch.addcmul(gi[:, 2 * hdim :], r, gh[:, 2 * hdim :]))  # (B, H)
+    gi_rz, gi_n = gi.split([2 * hdim, hdim], dim=1)  # (B, 2H), (B, H)
+    gh_rz, gh_n = gh.split([2 * hdim, hdim], dim=1)
+    r, z = torch.sigmoid(gi_rz + gh_rz).chunk(2, dim=1)  # (B, H) each
+    n = torch.tanh(torch.addcmul(gi_n, r, gh_n))  # (B, H)
     return torch.lerp(n, h, z)  # (1 - z) * n + z * h
 
 
 def _lstm_update(gi: Tensor, gh: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
     """LSTM update from input / hidden projections (B, 4H) (PyTorch gate order i, f, g, o)."""
-    gates = gi + gh  # (B, 4H)
-    hdim = c.size(-1)
-    ifo = torch.sigmoid(torch.cat([gates[:, : 2 * hdim], gates[:, 3 * hdim :]], dim=1))
-    i, f, o = ifo[:, :hdim], ifo[:, hdim : 2 * hdim], ifo[:, 2 * hdim :]
-    g = torch.tanh(gates[:, 2 * hdim : 3 * hdim])
-    c_new = torch.addcmul(f * c, i, g)
-    return o * torch.tanh(c_new), c_new
+    i, f, g, o = (gi + gh).chunk(4, dim=1)  # (B, H) each
+    c_new = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
+    return torch.sigmoid(o) * torch.tanh(c_new), c_new
 
 
 class Seq2Seq(nn.Module):
@@ -335,58 +336,75 @@ class Seq2Seq(nn.Module):
         feed = enc.final.new_zeros(B, self.att_dim)
         return DecoderState(hidden=hidden.contiguous(), cell=cell, feed=feed)
 
-    def _embed_proj(self, tgt: Tensor) -> Tensor:
-        """Target embeddings through the first cell's input weights (the embedding part).
+    def _cell_weights(self) -> list[tuple[Tensor | None, Tensor, Tensor, Tensor, Tensor]]:
+        """Per decoder layer: (input-feeding weight or None, w_ih, b_ih, w_hh, b_hh).
 
-        tgt (...,) -> (..., G*H) including the input bias.
+        Layer 0's ``w_ih`` is the embedding part (G*H, E); the input-feeding part
+        (G*H, A) is split off once per forward, not once per step.
         """
-        cell0 = self.decoder_cells[0]
         E = self.cfg.emb_dim
+        out = []
+        for i, cell in enumerate(self.decoder_cells):
+            if i == 0:
+                w_emb, w_feed = cell.weight_ih.split([E, cell.weight_ih.size(1) - E], dim=1)
+                out.append(
+                    (
+                        w_feed if self.cfg.input_feeding else None,
+                        w_emb,
+                        cell.bias_ih,
+                        cell.weight_hh,
+                        cell.bias_hh,
+                    )
+                )
+            else:
+                out.append((None, cell.weight_ih, cell.bias_ih, cell.weight_hh, cell.bias_hh))
+        return out
+
+    def _embed_proj(self, tgt: Tensor, weights: list) -> Tensor:
+        """Target embeddings through layer 0's input weights: (...,) -> (..., G*H)."""
+        _, w_emb, b_ih, _, _ = weights[0]
         emb = self.dropout(self.tgt_embed(tgt))  # (..., E)
-        return F.linear(emb, cell0.weight_ih[:, :E], cell0.bias_ih)
+        return F.linear(emb, w_emb, b_ih)
 
     def _step(
-        self, enc: EncoderOutput, state: DecoderState, x0: Tensor
-    ) -> tuple[DecoderState, Tensor]:
-        """One decoder step given the first layer's embedding projection x0 (B, G*H).
+        self,
+        enc: EncoderOutput,
+        hidden: list[Tensor],
+        cells: list[Tensor] | None,
+        feed: Tensor,
+        x0: Tensor,
+        weights: list,
+    ) -> tuple[list[Tensor], list[Tensor] | None, Tensor, Tensor]:
+        """One decoder step given layer 0's embedding projection x0 (B, G*H).
 
-        Returns the new state (its ``feed`` is the attentional vector (B, A)) and the
-        attention weights (B, Ls).
+        Args:
+            hidden / cells: per layer (B, H) (cells only for LSTM).
+            feed: (B, A) the previous attentional vector.
+
+        Returns:
+            new hidden, new cells, the attentional vector (B, A), attention weights (B, Ls).
         """
-        E = self.cfg.emb_dim
-        is_lstm = state.cell is not None
         new_h, new_c = [], []
-        inp = state.feed
-        for i, cell in enumerate(self.decoder_cells):
-            h = state.hidden[i]  # (B, H)
+        inp = feed
+        for i, (w_feed, w_ih, b_ih, w_hh, b_hh) in enumerate(weights):
             if i == 0:
-                gi = (
-                    torch.addmm(x0, state.feed, cell.weight_ih[:, E:].t())
-                    if self.cfg.input_feeding
-                    else x0
-                )  # (B, G*H)
+                gi = x0 if w_feed is None else torch.addmm(x0, feed, w_feed.t())  # (B, G*H)
             else:
-                gi = F.linear(self.dropout(inp), cell.weight_ih, cell.bias_ih)
-            gh = F.linear(h, cell.weight_hh, cell.bias_hh)  # (B, G*H)
-            if is_lstm:
-                assert state.cell is not None
-                h, c = _lstm_update(gi, gh, state.cell[i])
+                gi = F.linear(self.dropout(inp), w_ih, b_ih)  # (B, G*H)
+            gh = F.linear(hidden[i], w_hh, b_hh)  # (B, G*H)
+            if cells is not None:
+                h, c = _lstm_update(gi, gh, cells[i])
                 new_c.append(c)
             else:
-                h = _gru_update(gi, gh, h)
+                h = _gru_update(gi, gh, hidden[i])
             new_h.append(h)
             inp = h
         query = inp  # (B, H) top layer
-        context, weights = self.attention(
+        context, attn = self.attention(
             query, enc.states, mask=enc.mask, proj_keys=enc.proj_keys
         )  # (B, H), (B, Ls)
         att = self.dropout(torch.tanh(self.att_combine(torch.cat([query, context], dim=-1))))
-        new_state = DecoderState(
-            hidden=torch.stack(new_h),
-            cell=torch.stack(new_c) if is_lstm else None,
-            feed=att,  # (B, A)
-        )
-        return new_state, weights
+        return new_h, (new_c if cells is not None else None), att, attn
 
     def decode_step(
         self, enc: EncoderOutput, state: DecoderState, prev_tokens: Tensor
@@ -401,10 +419,17 @@ class Seq2Seq(nn.Module):
         Returns:
             log_probs (B, V) in float32, the new state, attention weights (B, Ls).
         """
-        x0 = self._embed_proj(prev_tokens)  # (B, G*H)
-        state, weights = self._step(enc, state, x0)
-        logits = self.output(state.feed)  # (B, V)
-        return torch.log_softmax(logits.float(), dim=-1), state, weights
+        weights = self._cell_weights()
+        x0 = self._embed_proj(prev_tokens, weights)  # (B, G*H)
+        cells = None if state.cell is None else list(state.cell.unbind(0))
+        hidden, cells, att, attn = self._step(
+            enc, list(state.hidden.unbind(0)), cells, state.feed, x0, weights
+        )
+        logits = self.output(att)  # (B, V)
+        new_state = DecoderState(
+            hidden=torch.stack(hidden), cell=None if cells is None else torch.stack(cells), feed=att
+        )
+        return torch.log_softmax(logits.float(), dim=-1), new_state, attn
 
     def reorder(
         self, enc: EncoderOutput | None, state: DecoderState, indices: Tensor
@@ -429,15 +454,19 @@ class Seq2Seq(nn.Module):
             )
         enc = self.encode(src, src_lengths)
         state = self.init_decoder_state(enc)
-        x0 = self._embed_proj(tgt_in.t())  # (Lt, B, G*H), one matmul for all steps
-        atts, weights = [], []
-        for t in range(tgt_in.size(1)):
-            state, w = self._step(enc, state, x0[t])
-            atts.append(state.feed)
-            weights.append(w)
+        weights = self._cell_weights()
+        x0 = self._embed_proj(tgt_in.t(), weights)  # (Lt, B, G*H), one matmul for all steps
+        hidden = list(state.hidden.unbind(0))  # per layer (B, H)
+        cells = None if state.cell is None else list(state.cell.unbind(0))
+        feed = state.feed  # (B, A)
+        atts, attns = [], []
+        for x0_t in x0.unbind(0):  # unbind: one backward op, not one zero-fill per step
+            hidden, cells, feed, attn = self._step(enc, hidden, cells, feed, x0_t, weights)
+            atts.append(feed)
+            attns.append(attn)
         att = torch.stack(atts, dim=1)  # (B, Lt, A)
         logits = self.output(att)  # (B, Lt, V), one matmul for all steps
-        return logits, torch.stack(weights, dim=1)  # (B, Lt, Ls)
+        return logits, torch.stack(attns, dim=1)  # (B, Lt, Ls)
 
     def num_parameters(self) -> int:
         """Trainable parameters (tied weights counted once)."""
