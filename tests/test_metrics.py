@@ -34,3 +34,10 @@ def test_mismatched_lengths_and_empty():
         metrics.bleu(["a", "b"], ["a"])
     with pytest.raises(AttnkitError, match="no sentences"):
         metrics.accuracy([], [])
+
+
+def test_bleu_signature_names_one_reference_and_13a():
+    from attnkit.metrics import bleu_signature
+
+    sig = bleu_signature()
+    assert "nrefs:1" in sig and "tok:13a" in sig

@@ -37,8 +37,10 @@ def chrf(hyps: Sequence[str], refs: Sequence[str]) -> float:
 
 
 def bleu_signature() -> str:
-    """The sacrebleu signature of :func:`bleu`, for reports."""
-    return str(sacrebleu.BLEU().get_signature())
+    """The sacrebleu signature of :func:`bleu` (one reference per sentence), for reports."""
+    metric = sacrebleu.BLEU()
+    metric.corpus_score(["x"], [["x"]])  # sacrebleu >= 2.5 fills nrefs in the signature here
+    return str(metric.get_signature())
 
 
 def rouge(hyps: Sequence[str], refs: Sequence[str]) -> dict[str, float]:
