@@ -1,0 +1,128 @@
+"""The classify task end to end on a tiny IDX fixture: train, eval, classify, explain."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from attnkit.cli import main
+from attnkit.config import load_config
+from attnkit.data import fashion_mnist as fm
+from attnkit.errors import AttnkitError
+from attnkit.paths import repo_configs_dir
+from attnkit.tasks import classify
+
+
+def _fixture(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 60), ("test", 20)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = rng.integers(0, 40, (n, 28, 28), dtype=np.uint8)
+        for i, c in enumerate(labels):  # a bright bar whose row depends on the class
+            images[i, 2 + 2 * c : 4 + 2 * c, 4:24] = 220
+        fm.write_idx(root / fm.FILES[split][0], images)
+        fm.write_idx(root / fm.FILES[split][1], labels)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("fmnist")
+    _fixture(root)
+    cfg = load_config(
+        classify.Config,
+        repo_configs_dir() / classify.DEFAULT_CONFIG,
+        [
+            f"data.root={root}",
+            "data.validation_per_class=2",
+            "data.batch_size=16",
+            "data.eval_batch_size=16",
+            "train.epochs=2",
+            "train.warmup_steps=0",
+            "train.progress=false",
+        ],
+    )
+    run = tmp_path_factory.mktemp("run")
+    torch.manual_seed(0)
+    summary = classify.train(cfg, run)
+    assert summary["steps"] == 4  # 40 training images // 16, two epochs
+    assert 0.0 <= summary["test_accuracy"] <= 1.0
+    assert summary["params"] == 275_218
+    return run
+
+
+def test_default_config_loads_and_has_a_comment_on_every_key():
+    path = repo_configs_dir() / classify.DEFAULT_CONFIG
+    cfg = load_config(classify.Config, path)
+    assert cfg.model.arch == "se_resnet20" and cfg.train.optimizer == "sgd"
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and not line.endswith(":"):
+            assert "#" in line, line
+
+
+def test_train_writes_the_run_and_eval_reports_accuracy(run_dir, capsys):
+    for name in ("config.yaml", "meta.json", "best/model.safetensors", "confusion_test.png"):
+        assert (run_dir / name).exists(), name
+    assert main(["eval", "--model", str(run_dir)]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert set(metrics) >= {"accuracy", "loss"}
+    report = json.loads((run_dir / "eval_test.json").read_text())
+    assert np.asarray(report["confusion"]).sum() == 20
+
+
+def test_classify_cli_prints_top_k(run_dir, tmp_path, capsys):
+    img = tmp_path / "photo.jpg"
+    Image.new("RGB", (90, 60), (250, 250, 250)).save(img)  # any size and mode; light background
+    assert main(["classify", "--model", str(run_dir), "--top-k", "2", str(img)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(str(img))
+    probs = [float(tok) for tok in line.split() if tok.replace(".", "").isdigit()]
+    assert len(probs) == 2 and probs[0] >= probs[1]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [(b"not an image at all", "not a readable image"), (None, "no such")]
+)
+def test_classify_cli_rejects_non_images(tmp_path, capsys, content, message):
+    bad = tmp_path / "bad.png"
+    if content is not None:
+        bad.write_bytes(content)
+    assert main(["classify", "--model", str(tmp_path), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_load_image_any_mode_to_28x28(tmp_path):
+    path = tmp_path / "rgba.png"
+    im = Image.new("RGBA", (40, 100), (0, 0, 0, 255))
+    im.paste((255, 255, 255, 255), (10, 10, 30, 90))
+    im.save(path)
+    out = classify.load_image(path)
+    assert out.shape == (28, 28) and out.dtype == torch.uint8
+    assert out[:, :5].max() == 0 and out[14, 14] > 200  # centred, light object on black
+    assert classify.load_image(path, invert="yes")[14, 14] < 50
+    with pytest.raises(AttnkitError, match="invert must be"):
+        classify.load_image(path, invert="maybe")
+
+
+def test_explain_plots_per_class_gates(run_dir, tmp_path, capsys):
+    out = tmp_path / "se.png"
+    assert main(["explain", "--model", str(run_dir), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "stage1:" in printed and "stage3:" in printed
+    assert out.stat().st_size > 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert np.asarray(report["mean_weights"]["stage3.block3"]).shape == (10, 64)
+    assert report["class_specificity"]["stage2"] >= 0
+
+
+def test_specificity_is_zero_for_identical_classes():
+    assert classify.class_specificity(np.full((10, 16), 0.3)) == pytest.approx(0.0, abs=1e-12)
+    assert classify.class_specificity(np.eye(2)) == pytest.approx(0.5)
+
+
+def test_unknown_model_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(AttnkitError, match="no trained model"):
+        classify.load_model(tmp_path)
