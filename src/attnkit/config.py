@@ -4,16 +4,14 @@ Unknown keys are errors that list the valid ones; values are parsed as YAML
 (``train.lr=3e-4``, ``model.rnn=lstm``, ``train.max_steps=null``).
 
 Example:
-    >>> from dataclasses import dataclass, field
-    >>> @dataclass
-    ... class Train:
-    ...     lr: float = 1e-3
-    >>> @dataclass
-    ... class Cfg:
-    ...     name: str = "x"
-    ...     train: Train = field(default_factory=Train)
-    >>> load_config(Cfg, None, ["train.lr=0.5"]).train.lr
-    0.5
+    >>> from attnkit.tasks.translate import Config
+    >>> cfg = load_config(Config, None, ["train.lr=3e-4", "model.rnn=lstm"])
+    >>> cfg.train.lr, cfg.model.rnn
+    (0.0003, 'lstm')
+    >>> load_config(Config, None, ["model.rnn_type=lstm"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    attnkit.errors.AttnkitError: unknown config key 'model.rnn_type'...
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class AdditiveAttention(nn.Module):
         >>> cov = torch.zeros(1, 5)
         >>> ctx, w = att(torch.randn(1, 3), keys, coverage=cov)
         >>> cov = cov + w  # the decoder accumulates the coverage vector
-        >>> round(float(w.sum()), 5)
+        >>> round(float(w.detach().sum()), 5)
         1.0
     """
 

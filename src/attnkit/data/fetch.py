@@ -5,7 +5,8 @@ Nothing is downloaded from model or data hubs: a corpus is a Debian package unpa
 
 Example:
     >>> from pathlib import Path
-    >>> # apt_download_extract(["sword-text-web"], Path("/tmp/web"))  # doctest: +SKIP
+    >>> apt_download_extract(["sword-text-web"], Path("/tmp/web"))  # doctest: +SKIP
+    PosixPath('/tmp/web')
 """
 
 from __future__ import annotations

@@ -4,11 +4,16 @@ A model implements :class:`StepDecoder` (``encode``, ``init_decoder_state``,
 ``decode_step``, ``reorder``); search never looks inside its encoder output or state.
 
 Example:
+    >>> import torch
     >>> from attnkit.decoding import beam_search, greedy_search
-    >>> model.eval()
-    >>> greedy = greedy_search(model, src, lengths, max_len=100)
-    >>> beams = beam_search(model, src, lengths, beam_size=5, max_len_ratio=1.5, alpha=0.6)
-    >>> beams[0][0].tokens, beams[0][0].score, beams[0][0].attention.shape  # (Lt, Ls)
+    >>> from attnkit.models.seq2seq import seq2seq_bahdanau_small
+    >>> model = seq2seq_bahdanau_small(src_vocab=30, tgt_vocab=30).eval()
+    >>> src, lengths = torch.randint(4, 30, (2, 6)), torch.tensor([6, 4])  # (B, Ls), (B,)
+    >>> greedy = greedy_search(model, src, lengths, max_len=8)
+    >>> beams = beam_search(model, src, lengths, beam_size=3, max_len=8, alpha=0.6)
+    >>> hyp = beams[1][0]  # the best hypothesis of the second sentence
+    >>> hyp.attention.shape == (len(hyp.tokens), 4)  # (Lt, Ls)
+    True
 """
 
 from attnkit.decoding.beam import beam_search

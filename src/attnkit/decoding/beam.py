@@ -60,9 +60,12 @@ def beam_search(
         ValueError: on a bad beam_size / n_best / length limit.
 
     Example:
-        >>> model.eval()
-        >>> hyps = beam_search(model, src, lengths, beam_size=5, max_len_ratio=1.5, alpha=0.6)
-        >>> hyps[0][0].tokens, hyps[0][0].attention.shape
+        >>> from attnkit.models.seq2seq import seq2seq_bahdanau_small
+        >>> model = seq2seq_bahdanau_small(src_vocab=20, tgt_vocab=20).eval()
+        >>> src, lengths = torch.randint(4, 20, (1, 5)), torch.tensor([5])
+        >>> hyps = beam_search(model, src, lengths, beam_size=4, n_best=2, max_len_ratio=1.5)
+        >>> len(hyps[0]), hyps[0][0].score >= hyps[0][1].score
+        (2, True)
     """
     _check_inputs(src, src_lengths)
     if beam_size < 1:

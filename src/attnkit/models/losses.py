@@ -41,7 +41,11 @@ def label_smoothed_cross_entropy(
         ValueError: on mismatched shapes or a smoothing outside [0, 1).
 
     Example:
+        >>> logits = torch.randn(2, 3, 10, requires_grad=True)  # (B, Lt, V)
+        >>> tgt_out = torch.tensor([[5, 6, 0], [7, 0, 0]])  # 0 = padding
         >>> loss, n = label_smoothed_cross_entropy(logits, tgt_out, smoothing=0.1)
+        >>> n
+        3
         >>> (loss / max(n, 1)).backward()
     """
     if logits.shape[:-1] != target.shape:
