@@ -116,7 +116,7 @@ def scaled_dot_product_attention(
 
     if mask is not None:
         mask = _check_mask(mask, B, H, Lq, Lk)
-    if causal and Lq > 1:
+    if causal and Lq > 1 and chunk_size is None:  # the chunked path applies it per block
         cm = causal_mask(Lq, Lk, device=q.device)  # (Lq, Lk)
         mask = cm if mask is None else mask & cm  # (.., Lq, Lk)
     if mask is not None and mask.dim() < 4:
