@@ -176,9 +176,7 @@ class MultiHeadAttention(nn.Module):
             ``(out (B, Lq, E), weights (B, H, Lq, Lk) or None)``.
         """
         if query.dim() != 3 or query.shape[-1] != self.embed_dim:
-            raise ValueError(
-                f"query must be (B, Lq, {self.embed_dim}), got {tuple(query.shape)}"
-            )
+            raise ValueError(f"query must be (B, Lq, {self.embed_dim}), got {tuple(query.shape)}")
         B, Lq, _ = query.shape
         H, Hkv, D = self.num_heads, self.num_kv_heads, self.head_dim
         q = self.q_proj(query).view(B, Lq, H, D).transpose(1, 2)  # (B, H, Lq, D)
@@ -214,7 +212,7 @@ class MultiHeadAttention(nn.Module):
 
     @classmethod
     def from_torch(cls, mha: nn.MultiheadAttention) -> MultiHeadAttention:
-        """Build a :class:`MultiHeadAttention` with the weights of a ``torch.nn.MultiheadAttention``.
+        """A :class:`MultiHeadAttention` with the weights of a ``torch.nn.MultiheadAttention``.
 
         Args:
             mha: the torch module (any ``batch_first``; ``add_bias_kv`` and ``add_zero_attn``
