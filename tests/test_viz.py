@@ -19,3 +19,17 @@ def test_plots_write_png(tmp_path):
 def test_heatmap_label_mismatch_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="does not match"):
         viz.plot_heatmap(torch.rand(2, 2), ["a"], ["b", "c"], tmp_path / "x.png")
+
+
+def test_cjk_font_missing_is_a_warning_not_an_error(monkeypatch):
+    from attnkit.errors import AttnkitError
+
+    def no_network(name):
+        raise AttnkitError(f"could not download {name}")
+
+    monkeypatch.setattr("attnkit.data.registry.ensure", no_network)
+    from matplotlib import font_manager
+
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [])  # as on a machine without it
+    with pytest.warns(UserWarning, match="no CJK font"):
+        assert viz.use_cjk_font() is False

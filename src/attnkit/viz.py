@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,14 +24,56 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-# CJK glyphs when a font has them (for the Chinese tagger's axes); harmless otherwise.
-plt.rcParams["font.sans-serif"] = [
-    "Noto Sans CJK SC",
-    "WenQuanYi Zen Hei",
-    "AR PL UMing CN",
-    "DejaVu Sans",
-]
-plt.rcParams["axes.unicode_minus"] = False
+CJK_FONT_PACKAGE = "fonts-wqy-microhei"
+CJK_FONT_NAME = "WenQuanYi Micro Hei"
+
+
+def fetch_cjk_font(dest: Path) -> None:
+    """Registry fetcher of ``cjk-font``: Debian's WenQuanYi Micro Hei, unpacked into ``dest``."""
+    from attnkit.data.fetch import apt_download_extract
+
+    apt_download_extract([CJK_FONT_PACKAGE], dest)
+
+
+def use_cjk_font() -> bool:
+    """Make Chinese characters drawable, fetching the ``cjk-font`` asset when needed.
+
+    matplotlib's own fonts have no CJK glyphs (labels become empty boxes). This registers
+    WenQuanYi Micro Hei from the data cache (``attnkit data get cjk-font``, 1.6 MB) as a
+    fallback after DejaVu Sans, so Latin text looks as before.
+
+    Returns:
+        True when a CJK font is available, False (with a warning) when it cannot be fetched.
+    """
+    from matplotlib import font_manager
+
+    from attnkit.data import registry
+    from attnkit.errors import AttnkitError
+
+    if not _has_font(CJK_FONT_NAME):
+        try:
+            folder = registry.ensure("cjk-font")
+        except AttnkitError as e:
+            warnings.warn(f"no CJK font ({e}); Chinese labels will show as boxes", stacklevel=2)
+            return False
+        for font in sorted(folder.rglob("*.tt[cf]")):
+            font_manager.fontManager.addfont(str(font))
+    if not _has_font(CJK_FONT_NAME):
+        warnings.warn(
+            f"{CJK_FONT_NAME} is not in the cjk-font asset; Chinese labels will show "
+            "as boxes (attnkit data get cjk-font --force)",
+            stacklevel=2,
+        )
+        return False
+    # matplotlib falls back glyph by glyph along font.family (not along font.sans-serif)
+    plt.rcParams["font.family"] = ["DejaVu Sans", CJK_FONT_NAME]
+    return True
+
+
+def _has_font(name: str) -> bool:
+    from matplotlib import font_manager
+
+    return any(f.name == name for f in font_manager.fontManager.ttflist)
 
 
 def _as_array(matrix: torch.Tensor | np.ndarray) -> np.ndarray:

@@ -107,8 +107,9 @@ def tiny_run(tmp_path, monkeypatch):
     return run, summary
 
 
-def test_train_evaluate_and_cli(tiny_run):
+def test_train_evaluate_and_cli(tiny_run, monkeypatch):
     run, summary = tiny_run
+    monkeypatch.setattr("attnkit.viz.use_cjk_font", lambda: False)  # no font download in tests
     assert summary["best_accuracy"] > 0.5
     assert (run / "best" / "model.safetensors").is_file() and (run / "vocab.json").is_file()
     out = tag.evaluate(run, split="test")

@@ -51,6 +51,11 @@ DATASETS: dict[str, DatasetSpec] = {
         "Fashion-MNIST 60k train + 10k test, 28x28 grayscale, 10 classes",
         "Debian: dataset-fashion-mnist",
     ),
+    "cjk-font": DatasetSpec(
+        "attnkit.viz:fetch_cjk_font",
+        "WenQuanYi Micro Hei font, so plots can label axes with Chinese characters",
+        "Debian: fonts-wqy-microhei",
+    ),
 }
 
 

@@ -49,7 +49,7 @@ class DataConfig:
     min_word_count: int = 2  # rarer training words map to UNK (so UNK is trained)
     min_char_count: int = 2  # rarer training characters map to UNK
     max_chars: int = 8  # characters kept per word (first half + last half if longer)
-    batch_tokens: int = 2500  # padded tokens per training batch (sentences bucketed by length)
+    batch_tokens: int = 1500  # padded tokens per training batch (sentences bucketed by length)
     max_train_sentences: int | None = None  # use only the first N training sentences (quick runs)
     threads: int = 0  # torch CPU threads (0: torch's default)
 
@@ -62,7 +62,7 @@ class Config:
     model: TaggerConfig = field(default_factory=TaggerConfig)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            epochs=4, lr=2e-3, metric="accuracy", metric_mode="max", warmup_steps=100
+            epochs=15, lr=3e-3, metric="accuracy", metric_mode="max", warmup_steps=100
         )
     )
 
@@ -569,7 +569,7 @@ def plot_attention_heatmap(
     layer: int = -1,
 ) -> None:
     """Save the head-averaged self-attention weights (rows attend to columns) as a heatmap."""
-    from attnkit.viz import plot_heatmap
+    from attnkit.viz import plot_heatmap, use_cjk_font
 
     if not len(model.blocks):
         raise AttnkitError(
@@ -581,4 +581,5 @@ def plot_attention_heatmap(
     weights = model.attention_weights(w, c, layer=layer).mean(0)  # (L, L), averaged over heads
     labels = [f"{i}:{word}/{t}" for i, (word, t) in enumerate(zip(words, tags, strict=True))]
     n = layer % len(model.blocks) + 1
+    use_cjk_font()
     plot_heatmap(weights, labels, labels, path, f"self-attention, layer {n} (mean over heads)")
