@@ -116,3 +116,12 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
 
     with pytest.raises(AttnkitError, match="nothing to resume"):
         make(tmp_path, resume=True)
+
+
+def test_bf16_auto_follows_the_hardware():
+    from attnkit.training import bf16_is_fast, resolve_bf16
+
+    cpu = torch.device("cpu")
+    assert resolve_bf16(True, cpu) is True and resolve_bf16(False, cpu) is False
+    expected = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert resolve_bf16("auto", cpu) is bf16_is_fast(cpu) is expected

@@ -107,11 +107,11 @@ def scaled_dot_product_attention(
     if chunk_size is None and mask is None and not return_weights and Lk > 0:
         # Fast path: nothing to build, hand straight to the fused kernel.
         if not causal or Lq == 1:  # a single query sees every key (bottom-right alignment)
-            out = _sdpa(q, k, v, dropout_p=dropout_p, scale=scale, enable_gqa=H != Hkv)
+            out = _sdpa(q, k, v, dropout_p=dropout_p, scale=scale, enable_gqa=Hkv != H)
             return out, None
         if Lq == Lk:
             out = _sdpa(q, k, v, dropout_p=dropout_p, is_causal=True, scale=scale,
-                        enable_gqa=H != Hkv)  # fmt: skip
+                        enable_gqa=Hkv != H)  # fmt: skip
             return out, None
 
     if mask is not None:
@@ -141,10 +141,10 @@ def scaled_dot_product_attention(
     has_key = mask.any(dim=-1, keepdim=True)  # (B|1, H|1, Lq|1, 1)
     if bool(has_key.all()):
         out = _sdpa(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale,
-                    enable_gqa=H != Hkv)  # fmt: skip
+                    enable_gqa=Hkv != H)  # fmt: skip
         return out, None
     out = _sdpa(q, k, v, attn_mask=mask | ~has_key, dropout_p=dropout_p, scale=scale,
-                enable_gqa=H != Hkv)  # fmt: skip
+                enable_gqa=Hkv != H)  # fmt: skip
     return out.masked_fill(~has_key, 0.0), None
 
 
@@ -370,8 +370,15 @@ class _ChunkedAttention(torch.autograd.Function):
         for t, (j0, j1, r0, r1, mode) in enumerate(tasks):
             bm = _block_mask(mask, causal, Lq, Lk, j0, j1, r0, r1) if mode == _MASK else None
             o_b, lse_b = _task_forward(
-                q[:, :, r0:r1], _heads(k[:, :, j0:j1], G), _heads(v[:, :, j0:j1], G), bm, mode,
-                scale, dropout_p, seed + t, cdt,
+                q[:, :, r0:r1],
+                _heads(k[:, :, j0:j1], G),
+                _heads(v[:, :, j0:j1], G),
+                bm,
+                mode,
+                scale,
+                dropout_p,
+                seed + t,
+                cdt,
             )  # (B, H, r, Dv), (B, H, r)
             old = lse[:, :, r0:r1]
             new = torch.logaddexp(old, lse_b)
@@ -402,9 +409,18 @@ class _ChunkedAttention(torch.autograd.Function):
         for t, (j0, j1, r0, r1, mode) in enumerate(tasks):
             bm = _block_mask(mask, causal, Lq, Lk, j0, j1, r0, r1) if mode == _MASK else None
             dq_b, dk_b, dv_b = _task_backward(
-                dout[:, :, r0:r1], q[:, :, r0:r1], _heads(k[:, :, j0:j1], G),
-                _heads(v[:, :, j0:j1], G), out[:, :, r0:r1], lse[:, :, r0:r1], bm, mode,
-                scale, dropout_p, seed + t, cdt,
+                dout[:, :, r0:r1],
+                q[:, :, r0:r1],
+                _heads(k[:, :, j0:j1], G),
+                _heads(v[:, :, j0:j1], G),
+                out[:, :, r0:r1],
+                lse[:, :, r0:r1],
+                bm,
+                mode,
+                scale,
+                dropout_p,
+                seed + t,
+                cdt,
             )
             dq[:, :, r0:r1] += dq_b
             dk[:, :, j0:j1] += _fold(dk_b, G)

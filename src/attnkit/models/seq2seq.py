@@ -170,8 +170,11 @@ def _gru_update(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
     """GRU update from input / hidden projections gi, gh (B, 3H) (PyTorch gate order r, z, n).
 
     ``split`` / ``chunk`` rather than slices: their backward is one concatenation, where
-    each slice's backward would allocate and fill a full-size zero gradient.
+    each slice's backward would allocate and fill a full-size zero gradient. Under bf16
+    autocast the projections arrive in bf16; the gates and the state are computed in float32
+    so that rounding does not accumulate along the recurrence.
     """
+    gi, gh, h = gi.float(), gh.float(), h.float()
     hdim = h.size(-1)
     gi_rz, gi_n = gi.split([2 * hdim, hdim], dim=1)  # (B, 2H), (B, H)
     gh_rz, gh_n = gh.split([2 * hdim, hdim], dim=1)
@@ -181,8 +184,11 @@ def _gru_update(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
 
 
 def _lstm_update(gi: Tensor, gh: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-    """LSTM update from input / hidden projections (B, 4H) (PyTorch gate order i, f, g, o)."""
-    i, f, g, o = (gi + gh).chunk(4, dim=1)  # (B, H) each
+    """LSTM update from input / hidden projections (B, 4H) (PyTorch gate order i, f, g, o).
+
+    Gates and states in float32 (see :func:`_gru_update`).
+    """
+    i, f, g, o = (gi.float() + gh.float()).chunk(4, dim=1)  # (B, H) each
     c_new = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
     return torch.sigmoid(o) * torch.tanh(c_new), c_new
 

@@ -53,7 +53,7 @@ class TaggerConfig:
     attention_layers: int = 1  # self-attention blocks after the BiLSTM (0 = none)
     num_heads: int = 4  # heads per attention block (must divide D)
     ffn_dim: int = 512  # hidden size of each block's feed-forward layer
-    dropout: float = 0.25  # dropout on embeddings, BiLSTM output, attention and FFN
+    dropout: float = 0.15  # dropout on embeddings, BiLSTM output, attention and FFN
     crf: bool = True  # CRF output layer; False = independent softmax per token
 
 

@@ -272,7 +272,7 @@ def train(cfg: Config, run_dir: Path, *, resume: bool = False) -> dict[str, floa
         return F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing), len(y)
 
     def evaluate_dev(m: torch.nn.Module) -> dict[str, float]:
-        logits = predict_logits(m, dev_x, batch_size=cfg.data.eval_batch_size, bf16=cfg.train.bf16)
+        logits = predict_logits(m, dev_x, batch_size=cfg.data.eval_batch_size, bf16=trainer.bf16)
         return _metrics(logits, dev_y)
 
     trainer = Trainer(

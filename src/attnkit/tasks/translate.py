@@ -56,10 +56,10 @@ class DataConfig:
 
     corpus: Literal["bible-es-en", "jupyterlab-fr"] = "bible-es-en"
     tokenizer: Literal["bpe", "unigram", "word"] = "bpe"
-    vocab_size: int = 8000  # subword pieces (joint) or max words
+    vocab_size: int = 4000  # subword pieces (joint) or max words
     joint_vocab: bool = True  # one vocabulary for both languages
-    max_len: int = 80  # drop training pairs with a side longer than this (tokens)
-    max_tokens: int = 4000  # tokens per batch (source or target, padding counted)
+    max_len: int = 60  # drop training pairs with a side longer than this (tokens)
+    max_tokens: int = 6000  # tokens per batch (source or target, padding counted)
     train_limit: int | None = None  # use only the first N training pairs (quick runs)
     dev_limit: int = 400  # dev sentences scored with greedy BLEU during training
 
@@ -69,7 +69,7 @@ class ModelConfig:
     """Architecture, as in :class:`~attnkit.models.seq2seq.Seq2SeqConfig` (vocab from data)."""
 
     emb_dim: int = 256
-    hidden_dim: int = 512
+    hidden_dim: int = 256
     enc_layers: int = 1
     dec_layers: int = 1
     rnn: Literal["gru", "lstm"] = "gru"
@@ -101,7 +101,9 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(lr=2e-3, metric="bleu", metric_mode="max")
+        default_factory=lambda: TrainConfig(
+            epochs=20, lr=3e-3, metric="bleu", metric_mode="max", bf16="auto"
+        )
     )
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     label_smoothing: float = 0.1

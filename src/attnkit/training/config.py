@@ -33,6 +33,6 @@ class TrainConfig:
     metric_mode: Literal["min", "max"] = "min"
     seed: int = 0  # one seed for init, data order and dropout
     log_every: int = 50  # steps between rows of training loss in metrics.csv
-    bf16: bool = False  # bfloat16 autocast for forward/backward
+    bf16: bool | Literal["auto"] = False  # bfloat16 autocast; "auto": where the hardware has it
     average_last: int = 0  # average the weights of the last N evaluated checkpoints at the end
     progress: bool = True  # show a progress bar
