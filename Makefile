@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup demo test bench lint format clean
+.PHONY: setup demo test bench bench-tag bench-classify lint format clean
 
 setup: $(STAMP)
 
@@ -27,8 +27,16 @@ test: setup
 	@$(PY) -m pytest -n 2 -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "warning: pytest collected no tests"; exit 0; fi; exit $$rc
 
+# Speed, side by side with torch (about 10 minutes on 2 CPU cores).
 bench: setup
 	$(VENV)/bin/attnkit bench attention
+
+# Quality on held-out data (long: trains every variant; resumable, rerun to continue).
+bench-tag: setup
+	$(VENV)/bin/attnkit bench tag
+
+bench-classify: setup
+	$(VENV)/bin/attnkit bench classify
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks examples

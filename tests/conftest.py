@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +15,23 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("ATTNKIT_HOME", str(tmp_path_factory.mktemp("attnkit_home")))
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def fmnist_root(tmp_path_factory):
+    """A tiny Fashion-MNIST in IDX files: 60 train + 20 test images, a class-coded bright bar."""
+    from attnkit.data import fashion_mnist as fm
+
+    root = tmp_path_factory.mktemp("fmnist")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 60), ("test", 20)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = rng.integers(0, 40, (n, 28, 28), dtype=np.uint8)
+        for i, c in enumerate(labels):  # a bright bar whose row depends on the class
+            images[i, 2 + 2 * c : 4 + 2 * c, 4:24] = 220
+        fm.write_idx(root / fm.FILES[split][0], images)
+        fm.write_idx(root / fm.FILES[split][1], labels)
+    return root
 
 
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -148,12 +148,30 @@ def eval_(
     echo_json(_task_of_run(model).evaluate(model, split=split))
 
 
-@bench_app.command(
-    "attention", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
+# Benchmarks parse their own options (argparse): typer hands every argument through.
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@bench_app.command("attention", context_settings=PASS_THROUGH)
 def bench_attention(ctx: typer.Context) -> None:
     """SDPA / MultiHeadAttention vs torch, printing ratios (extra args go to the benchmark)."""
     from attnkit.bench.attention import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
+@bench_app.command("tag", context_settings=PASS_THROUGH)
+def bench_tag(ctx: typer.Context) -> None:
+    """The tagger with and without self-attention / CRF, beside jieba (--help for options)."""
+    from attnkit.bench.tag import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
+@bench_app.command("classify", context_settings=PASS_THROUGH)
+def bench_classify(ctx: typer.Context) -> None:
+    """ResNet-20 vs SE-ResNet-20 over seeds: mean +/- std, SE gain and cost (--help)."""
+    from attnkit.bench.classify import main as bench_main
 
     raise typer.Exit(bench_main(list(ctx.args)))
 

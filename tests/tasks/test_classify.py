@@ -10,27 +10,14 @@ from PIL import Image
 
 from attnkit.cli import main
 from attnkit.config import load_config
-from attnkit.data import fashion_mnist as fm
 from attnkit.errors import AttnkitError
 from attnkit.paths import repo_configs_dir
 from attnkit.tasks import classify
 
 
-def _fixture(root: Path) -> None:
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 60), ("test", 20)):
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        images = rng.integers(0, 40, (n, 28, 28), dtype=np.uint8)
-        for i, c in enumerate(labels):  # a bright bar whose row depends on the class
-            images[i, 2 + 2 * c : 4 + 2 * c, 4:24] = 220
-        fm.write_idx(root / fm.FILES[split][0], images)
-        fm.write_idx(root / fm.FILES[split][1], labels)
-
-
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("fmnist")
-    _fixture(root)
+def run_dir(tmp_path_factory, fmnist_root) -> Path:
+    root = fmnist_root
     cfg = load_config(
         classify.Config,
         repo_configs_dir() / classify.DEFAULT_CONFIG,

@@ -35,9 +35,7 @@ import argparse
 import json
 import math
 import os
-import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -53,6 +51,7 @@ from torch import Tensor, nn
 
 from attnkit.attention.multihead import MultiHeadAttention
 from attnkit.attention.sdpa import scaled_dot_product_attention
+from attnkit.bench import report
 
 __all__ = ["main"]
 
@@ -433,24 +432,6 @@ def _summary(cases: list[Case]) -> dict:
     return out
 
 
-def _machine() -> dict:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            match = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.MULTILINE)
-            cpu = match.group(1) if match else cpu
-    except OSError:
-        pass
-    return {
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-    }
-
-
 # ----------------------------------------------------------------------------- entry point
 
 
@@ -571,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     started = datetime.now()
-    machine = _machine()
+    machine = report.machine()
     print(f"attnkit attention benchmark — {started:%Y-%m-%d %H:%M:%S}")
     print(
         f"torch {machine['torch']} ({machine['torch_threads']} threads), {machine['cpu']}, "
@@ -659,10 +640,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": memory,
         "summary": summary,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"attention-{started:%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    shutil.copyfile(path, args.out / "attention-latest.json")
+    path = report.write_results(args.out, "attention", record, started)
     print(f"\nwrote {path} (and attention-latest.json) in {record['wall_seconds']:.0f} s")
     return 0
 

@@ -1,0 +1,59 @@
+"""What every benchmark shares: the machine it ran on, JSON results, mean +/- std.
+
+Example:
+    >>> mean_std([94.0, 94.5, 95.0])
+    (94.5, 0.5)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+DEFAULT_OUT = Path("benchmarks/results")
+
+
+def machine() -> dict:
+    """torch version, CPU model, core count and torch threads of this process."""
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            match = re.search(r"^model name\s*:\s*(.+)$", f.read(), re.MULTILINE)
+            cpu = match.group(1) if match else cpu
+    except OSError:
+        pass
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+    }
+
+
+def write_results(out: Path, name: str, record: dict, started: datetime) -> Path:
+    """Write ``out/<name>-<timestamp>.json`` and a copy as ``out/<name>-latest.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}-{started:%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    shutil.copyfile(path, out / f"{name}-latest.json")
+    return path
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    mean = statistics.fmean(values)
+    return mean, statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+__all__ = ["DEFAULT_OUT", "machine", "mean_std", "write_results"]

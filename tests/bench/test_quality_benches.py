@@ -1,0 +1,110 @@
+"""The quality benchmarks: every variant trained and tested once, resumable, summarised."""
+
+import json
+
+import pytest
+
+from attnkit.bench import classify as bench_classify
+from attnkit.bench import tag as bench_tag
+from attnkit.bench.report import mean_std
+from attnkit.bench.variants import RESULT_FILE
+
+
+def test_mean_std_against_hand_computed():
+    assert mean_std([1.0, 2.0, 3.0, 4.0]) == pytest.approx((2.5, (5 / 3) ** 0.5))
+    assert mean_std([7.0]) == (7.0, 0.0)
+
+
+def test_classify_bench_runs_each_arch_and_seed_once(fmnist_root, tmp_path, capsys):
+    argv = [
+        "--seeds",
+        "0,1",
+        "--runs",
+        str(tmp_path / "runs"),
+        "--out",
+        str(tmp_path / "out"),
+        "--set",
+        f"data.root={fmnist_root}",
+        "--set",
+        "data.validation_per_class=2",
+        "--set",
+        "data.batch_size=16",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "train.progress=false",
+    ]
+    assert bench_classify.main(argv) == 0
+    record = json.loads((tmp_path / "out" / "classify-latest.json").read_text())
+    assert sorted(record["results"]) == [
+        "resnet20-seed0",
+        "resnet20-seed1",
+        "se_resnet20-seed0",
+        "se_resnet20-seed1",
+    ]
+    for name, result in record["results"].items():
+        arch, seed = name.split("-seed")
+        assert result["config"]["model"]["arch"] == arch
+        assert result["config"]["train"]["seed"] == int(seed)
+    s = record["summary"]
+    for arch in ("resnet20", "se_resnet20"):
+        accs = [100 * record["results"][f"{arch}-seed{i}"]["test"]["accuracy"] for i in (0, 1)]
+        assert s[arch]["test_accuracy"] == accs
+        assert s[arch]["mean"] == pytest.approx(sum(accs) / 2)
+    assert s["se_resnet20"]["params"] > s["resnet20"]["params"]  # the SE blocks' weights
+    assert "SE gain (se_resnet20 - resnet20)" in capsys.readouterr().out
+
+    # A second call reuses the finished runs instead of training again.
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob(f"*/{RESULT_FILE}")}
+    assert bench_classify.main(argv) == 0
+    assert "done earlier" in capsys.readouterr().out
+    assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
+
+
+def test_classify_bench_rejects_bad_arguments(capsys):
+    assert bench_classify.main(["--archs", "vgg16"]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_tag_bench_rejects_unknown_variant(capsys):
+    assert bench_tag.main(["--variants", "full,bert"]) == 2
+    assert "unknown variant" in capsys.readouterr().err
+
+
+def test_tag_bench_table_has_variants_and_baselines(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    from attnkit.data import pku
+    from attnkit.tasks import tag
+
+    sents = pku.read_corpus(Path(__file__).parents[1] / "data" / "fixtures" / "pku_sample.txt")
+    monkeypatch.setattr(tag, "_splits", lambda cfg: {"train": sents, "dev": sents, "test": sents})
+    small = [
+        "model.word_dim=8",
+        "model.char_dim=4",
+        "model.char_channels=8",
+        "model.lstm_hidden=8",
+        "model.num_heads=2",
+        "model.ffn_dim=16",
+        "data.min_word_count=1",
+        "data.batch_tokens=40",
+        "train.epochs=2",
+        "train.progress=false",
+    ]
+    argv = [
+        "--variants",
+        "full,neither",
+        "--runs",
+        str(tmp_path / "runs"),
+        "--out",
+        str(tmp_path / "out"),
+    ] + [a for o in small for a in ("--set", o)]
+    assert bench_tag.main(argv) == 0
+    record = json.loads((tmp_path / "out" / "tag-latest.json").read_text())
+    full, neither = record["results"]["full"], record["results"]["neither"]
+    assert full["config"]["model"]["attention_layers"] == 1 and full["config"]["model"]["crf"]
+    assert neither["config"]["model"]["attention_layers"] == 0
+    assert not neither["config"]["model"]["crf"]
+    out = capsys.readouterr().out
+    assert f"{100 * full['test']['accuracy']:6.2f}" in out
+    assert "jieba posseg" in out and "most frequent tag" in out
