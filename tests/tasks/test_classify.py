@@ -96,13 +96,18 @@ def test_load_image_any_mode_to_28x28(tmp_path):
 
 def test_explain_plots_per_class_gates(run_dir, tmp_path, capsys):
     out = tmp_path / "se.png"
-    assert main(["explain", "--model", str(run_dir), "--out", str(out)]) == 0
+    assert main(["explain", "classify", "--model", str(run_dir), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "stage1:" in printed and "stage3:" in printed
     assert out.stat().st_size > 0
     report = json.loads(out.with_suffix(".json").read_text())
     assert np.asarray(report["mean_weights"]["stage3.block3"]).shape == (10, 64)
     assert report["class_specificity"]["stage2"] >= 0
+
+
+def test_explain_other_task_is_a_clear_error(run_dir, capsys):
+    assert main(["explain", "tag", "--model", str(run_dir)]) == 1
+    assert "nothing to explain for 'tag'" in capsys.readouterr().err
 
 
 def test_specificity_is_zero_for_identical_classes():

@@ -8,7 +8,7 @@ Commands (registered by :func:`add_commands`)::
     attnkit train classify --config configs/classify_fmnist.yaml [--set model.arch=resnet20]
     attnkit eval --model RUN_DIR                        # top-1 accuracy + confusion matrix PNG
     attnkit classify --model RUN_DIR a.png b.jpg        # top-k classes with probabilities
-    attnkit explain --model RUN_DIR --out se.png        # mean SE gates per class (Hu et al. Fig. 6)
+    attnkit explain classify --model RUN_DIR --out se.png  # mean SE gates per class (Fig. 6)
 
 Example:
     >>> cfg = Config()
@@ -526,12 +526,17 @@ def add_commands(app: Any) -> None:
 
     @app.command("explain")
     def explain_command(
+        task: str = typer.Argument(
+            "classify", help="The task to explain (only classify has an explanation)."
+        ),
         model: Path = typer.Option(..., "--model", help="A classify run dir with an SE model."),
         out: Path = typer.Option(Path("se_weights.png"), "--out", help="PNG to write."),
         split: str = typer.Option("test", help="train, validation or test."),
         limit: int | None = typer.Option(None, help="Use only the first N images of the split."),
     ) -> None:
         """Plot the mean SE channel gates per class at each stage (Hu et al. 2018, Fig. 6)."""
+        if task != TASK:
+            raise AttnkitError(f"nothing to explain for {task!r}: `attnkit explain classify`")
         scores = explain(model, out, split=split, limit=limit)
         typer.echo("class specificity (mean over channels of the std across classes):")
         for name, value in scores.items():
