@@ -34,4 +34,30 @@ def fmnist_root(tmp_path_factory):
     return root
 
 
+TINY_TAGGER = [
+    "model.word_dim=8",
+    "model.char_dim=4",
+    "model.char_channels=8",
+    "model.lstm_hidden=8",
+    "model.num_heads=2",
+    "model.ffn_dim=16",
+    "data.min_word_count=1",
+    "data.batch_tokens=40",
+    "train.progress=false",
+]
+
+
+@pytest.fixture
+def tiny_pku(monkeypatch):
+    """The PKU fixture as train = dev = test split; returns overrides for a tiny tagger."""
+    from pathlib import Path
+
+    from attnkit.data import pku
+    from attnkit.tasks import tag
+
+    sents = pku.read_corpus(Path(__file__).parent / "data" / "fixtures" / "pku_sample.txt")
+    monkeypatch.setattr(tag, "_splits", lambda cfg: {"train": sents, "dev": sents, "test": sents})
+    return list(TINY_TAGGER)
+
+
 os.environ.setdefault("MPLBACKEND", "Agg")

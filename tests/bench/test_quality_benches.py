@@ -71,26 +71,7 @@ def test_tag_bench_rejects_unknown_variant(capsys):
     assert "unknown variant" in capsys.readouterr().err
 
 
-def test_tag_bench_table_has_variants_and_baselines(tmp_path, monkeypatch, capsys):
-    from pathlib import Path
-
-    from attnkit.data import pku
-    from attnkit.tasks import tag
-
-    sents = pku.read_corpus(Path(__file__).parents[1] / "data" / "fixtures" / "pku_sample.txt")
-    monkeypatch.setattr(tag, "_splits", lambda cfg: {"train": sents, "dev": sents, "test": sents})
-    small = [
-        "model.word_dim=8",
-        "model.char_dim=4",
-        "model.char_channels=8",
-        "model.lstm_hidden=8",
-        "model.num_heads=2",
-        "model.ffn_dim=16",
-        "data.min_word_count=1",
-        "data.batch_tokens=40",
-        "train.epochs=2",
-        "train.progress=false",
-    ]
+def test_tag_bench_table_has_variants_and_baselines(tmp_path, tiny_pku, capsys):
     argv = [
         "--variants",
         "full,neither",
@@ -98,7 +79,9 @@ def test_tag_bench_table_has_variants_and_baselines(tmp_path, monkeypatch, capsy
         str(tmp_path / "runs"),
         "--out",
         str(tmp_path / "out"),
-    ] + [a for o in small for a in ("--set", o)]
+    ]
+    for override in [*tiny_pku, "train.epochs=2"]:
+        argv += ["--set", override]
     assert bench_tag.main(argv) == 0
     record = json.loads((tmp_path / "out" / "tag-latest.json").read_text())
     full, neither = record["results"]["full"], record["results"]["neither"]

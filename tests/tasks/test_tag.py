@@ -79,29 +79,16 @@ def test_jieba_baseline_mapping_and_segmentation_scoring():
 
 
 @pytest.fixture
-def tiny_run(tmp_path, monkeypatch):
+def tiny_run(tmp_path, tiny_pku):
     """Train a tiny tagger on the fixture (train = dev = test) through the real Trainer."""
-    sents = pku.read_corpus(FIXTURE)
-    monkeypatch.setattr(tag, "_splits", lambda cfg: {"train": sents, "dev": sents, "test": sents})
-    cfg = load_config(
-        tag.Config,
-        repo_configs_dir() / tag.DEFAULT_CONFIG,
-        [
-            "model.word_dim=8",
-            "model.char_dim=4",
-            "model.char_channels=8",
-            "model.lstm_hidden=8",
-            "model.num_heads=2",
-            "model.ffn_dim=16",
-            "model.dropout=0.0",
-            "data.min_word_count=1",
-            "data.batch_tokens=40",
-            "train.epochs=15",
-            "train.warmup_steps=0",
-            "train.lr=0.03",
-            "train.progress=false",
-        ],
-    )
+    overrides = [
+        *tiny_pku,
+        "model.dropout=0.0",
+        "train.epochs=15",
+        "train.warmup_steps=0",
+        "train.lr=0.03",
+    ]
+    cfg = load_config(tag.Config, repo_configs_dir() / tag.DEFAULT_CONFIG, overrides)
     run = tmp_path / "run"
     summary = tag.train(cfg, run)
     return run, summary

@@ -22,9 +22,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from attnkit.bench.report import DEFAULT_OUT, machine, mean_std, write_results
-from attnkit.bench.variants import Variant, run_variants
-from attnkit.paths import runs_dir
+from attnkit.bench.report import mean_std
+from attnkit.bench.variants import Variant, add_run_options, report, run_variants, runs_folder
 
 DEFAULT_ARCHS = ("resnet20", "se_resnet20")
 
@@ -95,17 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated (default {','.join(DEFAULT_ARCHS)})",
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        help="config override for every run, key=value (repeatable)",
-    )
-    parser.add_argument(
-        "--runs", type=Path, default=None, help="run folders (default: cache/runs/bench-classify)"
-    )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
+    add_run_options(parser, "classify")
     return parser
 
 
@@ -125,24 +114,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    runs = args.runs or runs_dir() / "bench-classify"
+    runs = runs_folder(args, "classify")
     started = datetime.now()
     results = run_variants("classify", variants(archs, seeds), runs, args.overrides)
     summary = summarize(results, archs, seeds, runs)
-    lines = table(summary, seeds)
-    print("\n".join(lines))
-    record = {
-        "benchmark": "classify",
-        "started": started.isoformat(timespec="seconds"),
-        "machine": machine(),
-        "common_overrides": args.overrides,
-        "runs": str(runs),
-        "summary": summary,
-        "results": results,
-        "table": lines,
-    }
-    path = write_results(args.out, "classify", record, started)
-    print(f"\nwrote {path}")
+    report("classify", args, started, table(summary, seeds), summary=summary, results=results)
     return 0
 
 

@@ -28,9 +28,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from attnkit.bench.report import DEFAULT_OUT, machine, write_results
-from attnkit.bench.variants import Variant, run_variants
-from attnkit.paths import runs_dir
+from attnkit.bench.variants import Variant, add_run_options, report, run_variants, runs_folder
 
 VARIANTS = {
     "full": Variant("full"),
@@ -82,17 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated subset of {','.join(VARIANTS)} (default "
         f"{','.join(DEFAULT_VARIANTS)})",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        help="config override for every variant, key=value (repeatable)",
-    )
-    parser.add_argument(
-        "--runs", type=Path, default=None, help="run folders (default: cache/runs/bench-tag)"
-    )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
+    add_run_options(parser, "tag")
     return parser
 
 
@@ -104,22 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not names:
         print(f"error: unknown variant {unknown}; valid: {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
-    runs = args.runs or runs_dir() / "bench-tag"
+    runs = runs_folder(args, "tag")
     started = datetime.now()
     results = run_variants("tag", [VARIANTS[n] for n in names], runs, args.overrides)
-    lines = table(results, runs)
-    print("\n".join(lines))
-    record = {
-        "benchmark": "tag",
-        "started": started.isoformat(timespec="seconds"),
-        "machine": machine(),
-        "common_overrides": args.overrides,
-        "runs": str(runs),
-        "results": results,
-        "table": lines,
-    }
-    path = write_results(args.out, "tag", record, started)
-    print(f"\nwrote {path}")
+    report("tag", args, started, table(results, runs), results=results)
     return 0
 
 

@@ -14,15 +14,18 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+from attnkit.bench.report import DEFAULT_OUT, machine, write_results
 from attnkit.config import load_config, save_config, to_dict
-from attnkit.paths import repo_configs_dir
+from attnkit.paths import repo_configs_dir, runs_dir
 from attnkit.tasks import get_task
 
 RESULT_FILE = "result.json"
@@ -93,4 +96,51 @@ def run_variants(
     return results
 
 
-__all__ = ["RESULT_FILE", "Variant", "run_variant", "run_variants"]
+def add_run_options(parser: argparse.ArgumentParser, bench: str) -> None:
+    """The options every quality benchmark takes: ``--set``, ``--runs``, ``--out``."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="config override for every run, key=value (repeatable)",
+    )
+    parser.add_argument(
+        "--runs", type=Path, default=None, help=f"run folders (default: cache/runs/bench-{bench})"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
+
+
+def runs_folder(args: argparse.Namespace, bench: str) -> Path:
+    """``--runs`` or ``cache/runs/bench-<bench>``."""
+    return args.runs or runs_dir() / f"bench-{bench}"
+
+
+def report(
+    bench: str, args: argparse.Namespace, started: datetime, lines: list[str], **record
+) -> Path:
+    """Print the table ``lines`` and write them with ``record`` as the benchmark's JSON."""
+    print("\n".join(lines))
+    full = {
+        "benchmark": bench,
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "common_overrides": args.overrides,
+        "runs": str(runs_folder(args, bench)),
+        **record,
+        "table": lines,
+    }
+    path = write_results(args.out, bench, full, started)
+    print(f"\nwrote {path}")
+    return path
+
+
+__all__ = [
+    "RESULT_FILE",
+    "Variant",
+    "add_run_options",
+    "report",
+    "run_variant",
+    "run_variants",
+    "runs_folder",
+]
