@@ -1,5 +1,7 @@
 """Tagger: shapes, padding invariance, the ablation switches, attention weights."""
 
+import math
+
 import pytest
 import torch
 
@@ -29,9 +31,9 @@ def _batch():
 
 
 @pytest.mark.parametrize("crf", [True, False])
-@pytest.mark.parametrize("layers", [0, 2])
-def test_padding_does_not_change_real_positions(crf, layers):
-    model = _model(crf=crf, attention_layers=layers)
+@pytest.mark.parametrize(("lstm", "layers"), [(1, 0), (1, 2), (0, 2), (0, 0)])
+def test_padding_does_not_change_real_positions(crf, lstm, layers):
+    model = _model(crf=crf, lstm_layers=lstm, attention_layers=layers)
     (w, c), (words, chars) = _batch()
     alone = model(w[None], c[None])  # (1, 3, T)
     batched = model(words, chars)  # (2, 7, T)
@@ -75,6 +77,30 @@ def test_ablation_has_no_attention_no_crf_and_unseen_words_use_characters():
     unk = torch.tensor([[1, 1]])  # both words unknown: characters still tell them apart
     em = model(unk, chars)
     assert not torch.allclose(em[0, 0], em[0, 1])
+
+
+def test_sinusoidal_positions_match_the_formula():
+    from attnkit.models.tagger import sinusoidal_positions
+
+    pe = sinusoidal_positions(5, 6)
+    for pos in range(5):
+        for i in range(3):
+            angle = pos / 10000 ** (2 * i / 6)
+            assert pe[pos, 2 * i].item() == pytest.approx(math.sin(angle), abs=1e-6)
+            assert pe[pos, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-6)
+
+
+def test_without_lstm_attention_is_the_only_context():
+    (w, c), _ = _batch()
+    for layers, context in ((0, False), (2, True)):
+        model = _model(lstm_layers=0, attention_layers=layers)
+        assert model.lstm is None
+        em = model(w[None], c[None])  # (1, 3, T)
+        changed = w.clone()
+        changed[2] = (changed[2] + 1) % 19 + 1  # another word at the last position
+        em2 = model(changed[None], c[None])
+        # the first word's scores move only if something carries context to it
+        assert torch.allclose(em[0, 0], em2[0, 0]) is not context
 
 
 def test_bad_config():

@@ -4,19 +4,24 @@ Trains the default tagger (``configs/tag_pku.yaml``) and its ablations on the sa
 with the same seed and budget, tests each on the held-out test split (gold segmentation) and
 prints one table with the most-frequent-tag and jieba ``posseg`` baselines beside them.
 
-=============  ===========================================
-variant        overrides
-=============  ===========================================
-full           (none): BiLSTM + self-attention + CRF
-no_attention   ``model.attention_layers=0``
-no_crf         ``model.crf=false``
-=============  ===========================================
+===============  ============================================================
+variant          overrides
+===============  ============================================================
+full             (none): BiLSTM + self-attention + CRF
+no_attention     ``model.attention_layers=0``
+no_crf           ``model.crf=false``
+attention_only   ``model.lstm_layers=0 model.attention_layers=2``: attention is
+                 the only context (sinusoidal positions)
+no_context       ``model.lstm_layers=0 model.attention_layers=0``: each word alone
+                 (CRF transitions aside)
+neither          ``model.attention_layers=0 model.crf=false`` (not by default)
+===============  ============================================================
 
 Runs go to ``<runs>/<variant>`` and are resumable (see :mod:`attnkit.bench.variants`);
 results to ``<out>/tag-<timestamp>.json`` and ``<out>/tag-latest.json``.
 
 Example:
-    $ attnkit bench tag                                   # about 1.5 hours on 2 CPU cores
+    $ attnkit bench tag                                   # about 2 hours on 2 CPU cores
     $ attnkit bench tag --set train.epochs=2 --variants full,no_crf
 """
 
@@ -34,9 +39,13 @@ VARIANTS = {
     "full": Variant("full"),
     "no_attention": Variant("no_attention", ("model.attention_layers=0",)),
     "no_crf": Variant("no_crf", ("model.crf=false",)),
+    "attention_only": Variant(
+        "attention_only", ("model.lstm_layers=0", "model.attention_layers=2")
+    ),
+    "no_context": Variant("no_context", ("model.lstm_layers=0", "model.attention_layers=0")),
     "neither": Variant("neither", ("model.attention_layers=0", "model.crf=false")),
 }
-DEFAULT_VARIANTS = ("full", "no_attention", "no_crf")
+DEFAULT_VARIANTS = ("full", "no_attention", "no_crf", "attention_only", "no_context")
 
 
 def _pct(x: float) -> str:
@@ -46,25 +55,26 @@ def _pct(x: float) -> str:
 def table(results: dict[str, dict], runs: Path) -> list[str]:
     """The comparison table: each variant, then the two baselines on the same test tokens."""
     lines = [
-        f"{'variant':<14}{'attn':>5}{'crf':>5}{'params':>11}{'train min':>10}{'dev %':>8}"
-        f"{'test %':>8}{'OOV %':>8}",
-        "-" * 69,
+        f"{'variant':<16}{'lstm':>5}{'attn':>5}{'crf':>5}{'params':>11}{'train min':>10}"
+        f"{'dev %':>8}{'test %':>8}{'OOV %':>8}",
+        "-" * 76,
     ]
     for name, r in results.items():
         model = r["config"]["model"]
         meta = json.loads((runs / name / "meta.json").read_text())
         lines.append(
-            f"{name:<14}{model['attention_layers']:>5}{'yes' if model['crf'] else 'no':>5}"
+            f"{name:<16}{model['lstm_layers']:>5}{model['attention_layers']:>5}"
+            f"{'yes' if model['crf'] else 'no':>5}"
             f"{meta['parameters']:>11,}{r['train']['train_seconds'] / 60:>10.1f}"
             f"{_pct(r['train']['best_accuracy']):>8}{_pct(r['test']['accuracy']):>8}"
             f"{_pct(r['test']['oov_accuracy']):>8}"
         )
     t = next(iter(results.values()))["test"]
     lines += [
-        f"{'most frequent tag (train counts)':<51}{_pct(t['most_frequent_tag_accuracy']):>8}"
+        f"{'most frequent tag (train counts)':<60}{_pct(t['most_frequent_tag_accuracy']):>8}"
         f"{_pct(t['most_frequent_tag_oov_accuracy']):>8}",
-        f"{'jieba posseg, all gold tokens':<51}{_pct(t['jieba_accuracy']):>8}",
-        f"{'jieba posseg, where its segmentation agrees':<51}"
+        f"{'jieba posseg, all gold tokens':<60}{_pct(t['jieba_accuracy']):>8}",
+        f"{'jieba posseg, where its segmentation agrees':<60}"
         f"{_pct(t['jieba_accuracy_where_segmentation_agrees']):>8}"
         f"   ({_pct(t['jieba_segmentation_agreement']).strip()}% of tokens)",
         f"test tokens: {int(t['tokens']):,}; OOV rate {_pct(t['oov_rate']).strip()}%",

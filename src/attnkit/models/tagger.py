@@ -11,6 +11,9 @@ width (``2 * lstm_hidden``), H heads, T tags.
 
 Setting ``attention_layers=0`` removes the self-attention blocks and ``crf=False`` replaces the
 CRF by a per-token softmax: together they are the ablation baseline (BiLSTM + softmax).
+``lstm_layers=0`` removes the BiLSTM: the word features are projected to ``D`` and given
+sinusoidal positions, so self-attention is the only way a word sees its neighbours (with
+``attention_layers=0`` too, the tagger sees each word alone, up to the CRF's transitions).
 
 Example:
     >>> import torch
@@ -26,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -49,7 +53,7 @@ class TaggerConfig:
     char_channels: int = 64  # character CNN filters (0 = no character features)
     char_kernel: int = 3  # character CNN window (odd)
     lstm_hidden: int = 128  # BiLSTM hidden size per direction; model width D = 2 * lstm_hidden
-    lstm_layers: int = 1  # stacked BiLSTM layers
+    lstm_layers: int = 1  # stacked BiLSTM layers (0 = none: attention alone gives context)
     attention_layers: int = 1  # self-attention blocks after the BiLSTM (0 = none)
     num_heads: int = 4  # heads per attention block (must divide D)
     ffn_dim: int = 512  # hidden size of each block's feed-forward layer
@@ -77,6 +81,24 @@ class CharCNN(nn.Module):
         h = F.relu(self.conv(x))  # (B*L, channels, C)
         h = h * (chars.reshape(B * L, 1, C) != PAD)  # padded characters never win the max
         return h.amax(dim=2).reshape(B, L, -1)  # (B, L, channels)
+
+
+def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> Tensor:
+    """Vaswani et al.'s position encoding ``(length, dim)``: sin on even, cos on odd features.
+
+    Example:
+        >>> pe = sinusoidal_positions(4, 6)
+        >>> pe.shape, pe[0, 0].item(), pe[0, 1].item()
+        (torch.Size([4, 6]), 0.0, 1.0)
+    """
+    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]  # (L, 1)
+    freq = torch.exp(
+        torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / dim)
+    )  # (ceil(dim / 2),)
+    pe = torch.zeros(length, dim, device=device)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+    return pe
 
 
 class SelfAttentionBlock(nn.Module):
@@ -122,6 +144,8 @@ class Tagger(nn.Module):
         dim = 2 * cfg.lstm_hidden
         if cfg.attention_layers and dim % cfg.num_heads:
             raise ValueError(f"num_heads={cfg.num_heads} must divide 2*lstm_hidden={dim}")
+        if cfg.lstm_layers < 0 or cfg.attention_layers < 0:
+            raise ValueError("lstm_layers and attention_layers must be >= 0")
         for name, n in (("num_words", num_words), ("num_chars", num_chars), ("num_tags", num_tags)):
             if n < 1:
                 raise ValueError(f"{name} must be >= 1, got {n}")
@@ -136,14 +160,20 @@ class Tagger(nn.Module):
             else None
         )
         self.drop = nn.Dropout(cfg.dropout)
-        self.lstm = nn.LSTM(
-            cfg.word_dim + max(cfg.char_channels, 0),
-            cfg.lstm_hidden,
-            num_layers=cfg.lstm_layers,
-            batch_first=True,
-            bidirectional=True,
-            dropout=cfg.dropout if cfg.lstm_layers > 1 else 0.0,
+        features = cfg.word_dim + max(cfg.char_channels, 0)
+        self.lstm = (
+            nn.LSTM(
+                features,
+                cfg.lstm_hidden,
+                num_layers=cfg.lstm_layers,
+                batch_first=True,
+                bidirectional=True,
+                dropout=cfg.dropout if cfg.lstm_layers > 1 else 0.0,
+            )
+            if cfg.lstm_layers
+            else None
         )
+        self.input_proj = None if cfg.lstm_layers else nn.Linear(features, dim)
         self.blocks = nn.ModuleList(
             SelfAttentionBlock(
                 dim, num_heads=cfg.num_heads, ffn_dim=cfg.ffn_dim, dropout=cfg.dropout
@@ -175,11 +205,16 @@ class Tagger(nn.Module):
         if self.char_cnn is not None:
             x = torch.cat([x, self.char_cnn(chars)], dim=-1)  # (B, L, word_dim + channels)
         x = self.drop(x)
-        lengths = mask.sum(1).clamp(min=1).cpu()
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        x, _ = pad_packed_sequence(out, batch_first=True, total_length=words.size(1))  # (B, L, D)
-        x = self.drop(x)
+        if self.lstm is not None:
+            lengths = mask.sum(1).clamp(min=1).cpu()
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            x, _ = pad_packed_sequence(out, batch_first=True, total_length=words.size(1))
+        else:
+            assert self.input_proj is not None
+            x = self.input_proj(x)  # (B, L, D)
+            x = x + sinusoidal_positions(x.size(1), x.size(2), x.device)
+        x = self.drop(x)  # (B, L, D)
         key_mask = mask[:, None, None, :]  # (B, 1, 1, L): True = real key
         weights: list[Tensor] = []
         for block in self.blocks:
