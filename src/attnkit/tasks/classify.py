@@ -75,7 +75,7 @@ class ModelConfig:
 
 def _default_train() -> TrainConfig:
     return TrainConfig(
-        epochs=30,
+        epochs=20,
         lr=0.1,
         optimizer="sgd",
         momentum=0.9,
@@ -85,6 +85,7 @@ def _default_train() -> TrainConfig:
         metric="accuracy",
         metric_mode="max",
         log_every=50,
+        bf16="auto",
     )
 
 
