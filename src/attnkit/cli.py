@@ -160,6 +160,14 @@ def bench_attention(ctx: typer.Context) -> None:
     raise typer.Exit(bench_main(list(ctx.args)))
 
 
+@bench_app.command("translate", context_settings=PASS_THROUGH)
+def bench_translate(ctx: typer.Context) -> None:
+    """Translator training speed vs JoeyNMT 2.3.0 on the same batches (--help)."""
+    from attnkit.bench.translate import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
 @bench_app.command("tag", context_settings=PASS_THROUGH)
 def bench_tag(ctx: typer.Context) -> None:
     """The tagger with and without self-attention / CRF, beside jieba (--help for options)."""

@@ -91,3 +91,19 @@ def test_tag_bench_table_has_variants_and_baselines(tmp_path, tiny_pku, capsys):
     out = capsys.readouterr().out
     assert f"{100 * full['test']['accuracy']:6.2f}" in out
     assert "jieba posseg" in out and "most frequent tag" in out
+
+
+def test_translate_bench_maps_special_ids_to_joeynmt():
+    import torch
+
+    from attnkit.bench.translate import _to_joey_ids
+
+    ours = torch.tensor([[2, 7, 1, 3, 0, 0]])  # BOS, a piece, UNK, EOS, PAD, PAD
+    assert _to_joey_ids(ours).tolist() == [[2, 7, 0, 3, 1, 1]]  # Joey: UNK 0, PAD 1
+
+
+def test_translate_bench_rejects_bad_arguments(capsys):
+    from attnkit.bench import translate as bench_translate
+
+    assert bench_translate.main(["--dtypes", "float64"]) == 2
+    assert "error:" in capsys.readouterr().err

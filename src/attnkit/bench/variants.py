@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +23,7 @@ from pathlib import Path
 
 from attnkit.bench.report import DEFAULT_OUT, machine, write_results
 from attnkit.config import load_config, save_config, to_dict
+from attnkit.data.text import atomic_write
 from attnkit.paths import repo_configs_dir, runs_dir
 from attnkit.tasks import get_task
 
@@ -37,13 +36,6 @@ class Variant:
 
     name: str
     overrides: tuple[str, ...] = ()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def run_variant(task_name: str, variant: Variant, out: Path, common: Sequence[str] = ()) -> dict:
@@ -72,7 +64,7 @@ def run_variant(task_name: str, variant: Variant, out: Path, common: Sequence[st
         "train": summary,
         "test": test,
     }
-    _write_atomic(done, json.dumps(result, indent=1, default=float))
+    atomic_write(done, json.dumps(result, indent=1, default=float).encode())
     return result
 
 

@@ -51,6 +51,11 @@ DATASETS: dict[str, DatasetSpec] = {
         "Fashion-MNIST 60k train + 10k test, 28x28 grayscale, 10 classes",
         "Debian: dataset-fashion-mnist",
     ),
+    "joeynmt": DatasetSpec(
+        "attnkit.bench.translate:fetch_peer",
+        "JoeyNMT 2.3.0's code, the peer of `attnkit bench translate` (not a corpus)",
+        "PyPI: joeynmt==2.3.0, importlib_metadata, zipp, subword-nmt",
+    ),
     "cjk-font": DatasetSpec(
         "attnkit.viz:fetch_cjk_font",
         "WenQuanYi Micro Hei font, so plots can label axes with Chinese characters",

@@ -46,6 +46,7 @@ __all__ = [
     "SentencePieceTokenizer",
     "Tokenizer",
     "WordTokenizer",
+    "atomic_write",
     "build_tokenizers",
     "hash_split",
     "load_tokenizer",
@@ -104,7 +105,8 @@ def _with_specials(ids: list[int], add_bos: bool, add_eos: bool) -> list[int]:
     return ids
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -215,7 +217,7 @@ class SentencePieceTokenizer:
             vocab = "".join(
                 f"{tok._sp.id_to_piece(i)}\t{tok._sp.get_score(i)}\n" for i in range(tok.vocab_size)
             )
-            _atomic_write(Path(f"{model_prefix}.vocab"), vocab.encode("utf-8"))
+            atomic_write(Path(f"{model_prefix}.vocab"), vocab.encode("utf-8"))
         return tok
 
     @classmethod
@@ -230,7 +232,7 @@ class SentencePieceTokenizer:
 
     def save(self, path: str | Path) -> None:
         """Write the model (the ``.model`` bytes) atomically."""
-        _atomic_write(Path(path), self._proto)
+        atomic_write(Path(path), self._proto)
 
     @property
     def vocab_size(self) -> int:
@@ -356,7 +358,7 @@ class WordTokenizer:
     def save(self, path: str | Path) -> None:
         """Write the vocabulary as JSON (atomically)."""
         data = {"type": "word", "lowercase": self.lowercase, "tokens": self.tokens}
-        _atomic_write(Path(path), json.dumps(data, ensure_ascii=False, indent=0).encode("utf-8"))
+        atomic_write(Path(path), json.dumps(data, ensure_ascii=False, indent=0).encode("utf-8"))
 
     @property
     def vocab_size(self) -> int:

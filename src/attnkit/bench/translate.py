@@ -1,0 +1,279 @@
+"""Translator training speed, side by side with JoeyNMT 2.3.0 on the same batches.
+
+Both sides build the same model: a bidirectional GRU encoder (128 per direction), a GRU
+decoder (256) with Bahdanau attention and input feeding, 256-dimensional embeddings tied
+with the output layer, dropout 0.2, label smoothing 0.1 — attnkit from
+``configs/translate_es_en.yaml``, JoeyNMT through its own ``build_model``. They train on the
+same Bible batches (the default 4k joint BPE, 6k-token batches, verses <= 60 subwords), with
+AdamW, one step = forward + backward + clip + optimizer step, timed interleaved (AB BA ...),
+in float32 and under bfloat16 autocast. The ratio is attnkit seconds / JoeyNMT seconds per
+step (median); target tokens per second are printed beside it.
+
+JoeyNMT comes from PyPI (``attnkit data get joeynmt``: the joeynmt 2.3.0 wheel and the two
+three small packages its model code imports, unpacked into the cache; its other requirements —
+tensorboard, datasets, pylint, ... — are not needed to build and train a model).
+``torch.utils.tensorboard`` is replaced by a stub when tensorboard is missing: JoeyNMT's
+model code imports it but never writes a summary.
+
+Example:
+    $ attnkit bench translate                 # about 5 minutes on 2 CPU cores
+    $ attnkit bench translate --steps 10 --dtypes float32
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import types
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from attnkit.bench.report import DEFAULT_OUT, machine, write_results
+from attnkit.data.batching import token_batches
+from attnkit.data.fetch import pip_download_extract
+from attnkit.data.registry import ensure
+from attnkit.data.text import PAD_ID, UNK_ID, build_tokenizers, load_tokenizer, read_parallel
+from attnkit.models.losses import label_smoothed_cross_entropy
+from attnkit.paths import repo_configs_dir
+
+PEER = "joeynmt==2.3.0"
+PEER_PACKAGES = (PEER, "importlib_metadata==6.8.0", "zipp==3.17.0", "subword-nmt==0.3.8")
+
+
+def fetch_peer(dest: Path) -> None:
+    """Registry fetcher of ``joeynmt``: the wheels of :data:`PEER_PACKAGES`, unpacked."""
+    for requirement in PEER_PACKAGES:
+        pip_download_extract(requirement, dest)
+
+
+def import_joeynmt():
+    """``joeynmt.model`` from the cached asset (fetched on first use)."""
+    folder = str(ensure("joeynmt"))
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:  # JoeyNMT's helpers import SummaryWriter; model code never uses it
+        stub = types.ModuleType("torch.utils.tensorboard")
+        stub.SummaryWriter = object  # type: ignore[attr-defined]
+        sys.modules["torch.utils.tensorboard"] = stub
+    import logging
+
+    import joeynmt.model
+
+    logging.getLogger("joeynmt").setLevel(logging.WARNING)
+    return joeynmt.model
+
+
+def joeynmt_model(cfg, vocab_size: int):
+    """JoeyNMT's model with the same architecture as attnkit's ``cfg.model``."""
+    model_mod = import_joeynmt()
+    from joeynmt.vocabulary import Vocabulary
+
+    m = cfg.model
+    specials = types.SimpleNamespace(
+        unk_token="<unk>",
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token=None,
+        lang_tags=[],
+        unk_id=0,
+        pad_id=1,
+        bos_id=2,
+        eos_id=3,
+    )
+    vocab = Vocabulary([f"piece{i}" for i in range(vocab_size - 4)], specials)
+    emb = {"embedding_dim": m.emb_dim, "scale": False, "dropout": m.dropout}
+    joey_cfg = {
+        "initializer": "xavier_uniform",
+        "embed_initializer": "normal",
+        "embed_init_weight": m.emb_dim**-0.5,
+        "bias_initializer": "zeros",
+        "init_rnn_orthogonal": True,
+        "tied_embeddings": True,
+        "tied_softmax": True,
+        "encoder": {
+            "type": "recurrent",
+            "rnn_type": m.rnn,
+            "embeddings": emb,
+            "hidden_size": m.hidden_dim // 2,
+            "bidirectional": True,
+            "dropout": m.dropout,
+            "num_layers": m.enc_layers,
+        },
+        "decoder": {
+            "type": "recurrent",
+            "rnn_type": m.rnn,
+            "embeddings": emb,
+            "hidden_size": m.hidden_dim,
+            "attention": "bahdanau",
+            "input_feeding": m.input_feeding,
+            "init_hidden": "bridge",
+            "dropout": m.dropout,
+            "hidden_dropout": m.dropout,
+            "num_layers": m.dec_layers,
+        },
+    }
+    model = model_mod.build_model(joey_cfg, src_vocab=vocab, trg_vocab=vocab)
+    model.loss_function = ("crossentropy", cfg.label_smoothing)
+    return model
+
+
+def _to_joey_ids(ids: torch.Tensor) -> torch.Tensor:
+    """attnkit ids (PAD 0, UNK 1, BOS 2, EOS 3) -> JoeyNMT's (UNK 0, PAD 1, BOS 2, EOS 3)."""
+    out = ids.clone()
+    out[ids == PAD_ID], out[ids == UNK_ID] = 1, 0
+    return out
+
+
+def _batches(cfg, folder: Path, n: int) -> tuple[list[tuple[torch.Tensor, ...]], int]:
+    """``n`` training batches of the default pipeline, ``(src, src_len, tgt)`` with BOS/EOS,
+    and the vocabulary size."""
+    from attnkit.data.batching import pad_sequences
+    from attnkit.tasks.translate import CORPUS_LANGS, encode_pairs
+
+    pairs = read_parallel(ensure(cfg.data.corpus), "train", CORPUS_LANGS[cfg.data.corpus])
+    paths = build_tokenizers(
+        cfg.data.tokenizer,
+        [s for s, _ in pairs],
+        [t for _, t in pairs],
+        folder,
+        joint=True,
+        vocab_size=cfg.data.vocab_size,
+    )
+    tok = load_tokenizer(paths[0])
+    data = encode_pairs(pairs, tok, tok, cfg.data.max_len)
+    lengths = [(len(s), len(t)) for s, t in zip(data.src, data.tgt, strict=True)]
+    out = []
+    for idx in list(token_batches(lengths, cfg.data.max_tokens, shuffle=True, seed=0, epoch=0))[:n]:
+        idx = sorted(idx, key=lambda i: -len(data.src[i]))  # JoeyNMT packs sorted batches
+        src, src_len = pad_sequences([data.src[i] for i in idx])
+        tgt, _ = pad_sequences([data.tgt[i] for i in idx])
+        out.append((src, src_len, tgt))
+    return out, tok.vocab_size
+
+
+def _ours_step(model, opt, batch, cfg):
+    src, src_len, tgt = batch
+    logits, _ = model(src, src_len, tgt[:, :-1])
+    loss, n = label_smoothed_cross_entropy(logits, tgt[:, 1:], smoothing=cfg.label_smoothing)
+    return loss / n, n
+
+
+def _joey_step(model, opt, batch, cfg):
+    src, src_len, tgt = (_to_joey_ids(batch[0]), batch[1], _to_joey_ids(batch[2]))
+    trg_input = torch.where(tgt == 3, 1, tgt)[:, :-1]  # as joeynmt.batch.Batch: EOS -> PAD
+    trg = tgt[:, 1:]
+    trg_mask = (trg != 1).unsqueeze(1)  # (B, 1, Lt)
+    loss, _, _, _ = model(
+        return_type="loss",
+        src=src,
+        trg_input=trg_input,
+        src_mask=(src != 1).unsqueeze(1),
+        src_length=src_len,
+        trg_mask=trg_mask,
+        trg=trg,
+    )
+    n = int(trg_mask.sum())
+    return loss / n, n
+
+
+def _stepper(step_fn, model, batches, cfg, bf16: bool):
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    state = {"i": 0, "tokens": []}
+
+    def step():
+        batch = batches[state["i"] % len(batches)]
+        state["i"] += 1
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss, n = step_fn(model, opt, batch, cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip or 1e9)
+        opt.step()
+        state["tokens"].append(n)
+
+    return step, state
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="attnkit bench translate", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per side (20)")
+    parser.add_argument("--dtypes", default="float32,bfloat16", help="float32,bfloat16")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison; returns the exit status."""
+    from attnkit.bench.attention import time_pair
+    from attnkit.config import load_config
+    from attnkit.tasks.translate import Config, build_model
+
+    args = build_parser().parse_args(argv)
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    if args.steps < 2 or not dtypes or any(d not in ("float32", "bfloat16") for d in dtypes):
+        print("error: --steps >= 2 and --dtypes from float32,bfloat16", file=sys.stderr)
+        return 2
+    started = datetime.now()
+    cfg = load_config(Config, repo_configs_dir() / "translate_es_en.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        batches, vocab_size = _batches(cfg, Path(tmp), args.steps)
+    torch.manual_seed(0)
+    ours = build_model(cfg, vocab_size, vocab_size)
+    joey = joeynmt_model(cfg, vocab_size)
+    params = {
+        "attnkit": sum(p.numel() for p in ours.parameters()),
+        "joeynmt": sum(p.numel() for p in joey.parameters()),
+    }
+    print(
+        f"attnkit vs {PEER}: GRU {cfg.model.hidden_dim} + Bahdanau, input feeding, tied "
+        f"embeddings; {params['attnkit']:,} vs {params['joeynmt']:,} parameters; "
+        f"{len(batches)} Bible batches of <= {cfg.data.max_tokens} tokens, "
+        f"{torch.get_num_threads()} threads"
+    )
+    rows = []
+    for dtype in dtypes:
+        bf16 = dtype == "bfloat16"
+        ours.train(), joey.train()
+        step_a, st_a = _stepper(_ours_step, ours, batches, cfg, bf16)
+        step_b, st_b = _stepper(_joey_step, joey, batches, cfg, bf16)
+        t_a, t_b = time_pair(step_a, step_b, warmup=1, repeats=len(batches) - 1)
+        tok_a, tok_b = sum(st_a["tokens"][1:]), sum(st_b["tokens"][1:])
+        row = {
+            "dtype": dtype,
+            "attnkit_tokens_per_s": tok_a / sum(t_a),
+            "joeynmt_tokens_per_s": tok_b / sum(t_b),
+            "ratio_median": statistics.median(t_a) / statistics.median(t_b),
+            "attnkit_seconds": t_a,
+            "joeynmt_seconds": t_b,
+        }
+        rows.append(row)
+        print(
+            f"{dtype:<9} attnkit {row['attnkit_tokens_per_s']:8,.0f} tok/s   joeynmt "
+            f"{row['joeynmt_tokens_per_s']:8,.0f} tok/s   time ratio attnkit/joeynmt "
+            f"{row['ratio_median']:.3f}",
+            flush=True,
+        )
+    record = {
+        "benchmark": "translate",
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "peer": PEER,
+        "parameters": params,
+        "steps": len(batches),
+        "results": rows,
+    }
+    path = write_results(args.out, "translate", record, started)
+    print(f"\nwrote {path}")
+    return 0
+
+
+__all__ = ["fetch_peer", "import_joeynmt", "joeynmt_model", "main"]
