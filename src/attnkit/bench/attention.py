@@ -75,7 +75,7 @@ PEERS = {
 }
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
-# The default run (about 10 minutes on 2 shared AVX2 cores) and --quick (about 1 minute).
+# The default run (about 5 minutes on 2 CPU cores) and --quick (about 1 minute).
 DEFAULTS = {
     "sizes": [256, 1024, 4096],
     "mha_sizes": [256, 1024],
@@ -465,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attnkit bench attention",
         description="attnkit attention vs torch, side by side; prints ratios attnkit/peer and "
-        "writes JSON. The default run takes about 10 minutes on 2 CPU cores, --quick about 1.",
+        "writes JSON. The default run takes about 5 minutes on 2 CPU cores, --quick about 1.",
     )
     parser.add_argument(
         "--quick",
@@ -568,8 +568,8 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio = attnkit / peer (median; r.min = ratio of minimums)."
     )
     print(
-        "Expected duration: about 10 min for the default run, about 1 min for --quick, "
-        "on 2 shared AVX2 cores.\n"
+        "Expected duration: about 5 min for the default run, about 1 min for --quick, "
+        "on 2 CPU cores (the peak-memory child needs about 9 GB free).\n"
     )
 
     cases: list[Case] = []
