@@ -75,7 +75,7 @@ class ModelConfig:
 
 def _default_train() -> TrainConfig:
     return TrainConfig(
-        epochs=20,
+        epochs=15,
         lr=0.1,
         optimizer="sgd",
         momentum=0.9,
