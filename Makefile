@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(VENV)/bin/attnkit demo
+	$(VENV)/bin/attnkit demo $(DEMO_ARGS)
 
 # pytest exits 5 when it collects nothing (e.g. a -k that matches no test): say so loudly
 # rather than failing CI by accident; any failing test still fails the target.
@@ -27,7 +27,7 @@ test: setup
 	@$(PY) -m pytest -n 2 -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "warning: pytest collected no tests"; exit 0; fi; exit $$rc
 
-# Speed, side by side with torch (about 10 minutes on 2 CPU cores).
+# Speed, side by side with torch (about 5 minutes on 2 CPU cores; `attnkit bench attention --quick`: 1).
 bench: setup
 	$(VENV)/bin/attnkit bench attention
 

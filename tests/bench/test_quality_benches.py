@@ -10,30 +10,28 @@ from attnkit.bench.report import mean_std
 from attnkit.bench.variants import RESULT_FILE
 
 
+def _run_args(tmp_path, overrides: list[str]) -> list[str]:
+    """``--runs``/``--out`` under ``tmp_path`` and one ``--set`` per override."""
+    args = ["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]
+    for override in overrides:
+        args += ["--set", override]
+    return args
+
+
 def test_mean_std_against_hand_computed():
     assert mean_std([1.0, 2.0, 3.0, 4.0]) == pytest.approx((2.5, (5 / 3) ** 0.5))
     assert mean_std([7.0]) == (7.0, 0.0)
 
 
 def test_classify_bench_runs_each_arch_and_seed_once(fmnist_root, tmp_path, capsys):
-    argv = [
-        "--seeds",
-        "0,1",
-        "--runs",
-        str(tmp_path / "runs"),
-        "--out",
-        str(tmp_path / "out"),
-        "--set",
+    overrides = [
         f"data.root={fmnist_root}",
-        "--set",
         "data.validation_per_class=2",
-        "--set",
         "data.batch_size=16",
-        "--set",
         "train.epochs=1",
-        "--set",
         "train.progress=false",
     ]
+    argv = ["--seeds", "0,1", *_run_args(tmp_path, overrides)]
     assert bench_classify.main(argv) == 0
     record = json.loads((tmp_path / "out" / "classify-latest.json").read_text())
     assert sorted(record["results"]) == [
@@ -72,16 +70,7 @@ def test_tag_bench_rejects_unknown_variant(capsys):
 
 
 def test_tag_bench_table_has_variants_and_baselines(tmp_path, tiny_pku, capsys):
-    argv = [
-        "--variants",
-        "full,neither",
-        "--runs",
-        str(tmp_path / "runs"),
-        "--out",
-        str(tmp_path / "out"),
-    ]
-    for override in [*tiny_pku, "train.epochs=2"]:
-        argv += ["--set", override]
+    argv = ["--variants", "full,neither", *_run_args(tmp_path, [*tiny_pku, "train.epochs=2"])]
     assert bench_tag.main(argv) == 0
     record = json.loads((tmp_path / "out" / "tag-latest.json").read_text())
     full, neither = record["results"]["full"], record["results"]["neither"]

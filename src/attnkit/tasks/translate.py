@@ -23,6 +23,7 @@ from typing import Annotated, Literal
 
 import torch
 import typer
+from tqdm import tqdm
 
 from attnkit.data.batching import pad_sequences, token_batches
 from attnkit.data.registry import ensure
@@ -202,11 +203,22 @@ class Translator:
         return cls(model, src_tok, tgt_tok, DecodeConfig(**meta["decode"]), device)
 
     @torch.no_grad()
-    def translate_ids(self, src: list[list[int]], beam_size: int | None = None, greedy=False):
-        """Decode encoded sentences (in batches, sorted by length); returns Hypothesis lists."""
+    def translate_ids(
+        self,
+        src: list[list[int]],
+        beam_size: int | None = None,
+        greedy: bool = False,
+        progress: str | None = None,
+    ):
+        """Decode encoded sentences (in batches, sorted by length); returns Hypothesis lists.
+
+        ``progress`` names a progress bar (sentences/s on stderr, shown on terminals only).
+        """
         d = self.decode
         order = sorted(range(len(src)), key=lambda i: len(src[i]))
         results: list = [None] * len(src)
+        # disable=None: tqdm draws the bar only when stderr is a terminal
+        bar = tqdm(total=len(src), desc=progress, unit="sent", disable=None if progress else True)
         for start in range(0, len(order), d.batch_sentences):
             idx = order[start : start + d.batch_sentences]
             batch, lengths = pad_sequences([src[i] for i in idx])
@@ -227,6 +239,8 @@ class Translator:
                 )
             for i, nbest in zip(idx, hyps, strict=True):
                 results[i] = nbest
+            bar.update(len(idx))
+        bar.close()
         return results
 
     def check_input(self, text: str, allow_unknown: bool = False) -> list[int]:
@@ -363,7 +377,8 @@ def evaluate_run(run_dir: Path, *, split: str = "test", beam_size: int | None = 
     pairs = read_parallel(ensure(meta["corpus"]), split, tuple(meta["langs"]))
     data = encode_pairs(pairs, tr.src_tok, tr.tgt_tok)
     t0 = time.perf_counter()
-    hyps = tr.translate_ids(data.src, beam_size=beam_size)
+    beam = beam_size or tr.decode.beam_size
+    hyps = tr.translate_ids(data.src, beam_size=beam, progress=f"{split} (beam {beam})")
     texts = [tr.tgt_tok.decode(h[0].tokens) for h in hyps]
     out = Path(run_dir) / f"{split}.hyp.txt"
     out.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
@@ -371,7 +386,7 @@ def evaluate_run(run_dir: Path, *, split: str = "test", beam_size: int | None = 
         "bleu": round(bleu(texts, data.refs), 2),
         "chrf": round(chrf(texts, data.refs), 2),
         "sentences": len(texts),
-        "beam_size": beam_size or tr.decode.beam_size,
+        "beam_size": beam,
         "decode_seconds": round(time.perf_counter() - t0, 1),
     }
     (Path(run_dir) / f"{split}_metrics.json").write_text(
