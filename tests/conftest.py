@@ -1,12 +1,15 @@
 """Shared test setup: one thread per worker (pytest-xdist runs two), fixed seeds."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 torch.set_num_threads(1)
+
+FIXTURES = Path(__file__).parent / "data" / "fixtures"
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +64,23 @@ def tiny_pku(monkeypatch):
 
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def digits_root(tmp_path_factory):
+    """Real handwritten digits as a tiny Fashion-MNIST: 1,397 train + 400 test IDX images.
+
+    The 8x8 UCI digits shipped by scikit-learn (``tests/data/fixtures/digits.csv.gz``), each
+    pixel repeated 3x3 (24x24), zero-padded to 28x28 and scaled from 0..16 to 0..255.
+    """
+    from attnkit.data import fashion_mnist as fm
+
+    raw = np.loadtxt(FIXTURES / "digits.csv.gz", delimiter=",", dtype=np.int64)  # (1797, 65)
+    images = np.kron(raw[:, :64].reshape(-1, 8, 8), np.ones((3, 3), dtype=np.int64))
+    images = np.pad(images * 255 // 16, ((0, 0), (2, 2), (2, 2))).astype(np.uint8)  # (N, 28, 28)
+    labels = raw[:, 64].astype(np.uint8)
+    root = tmp_path_factory.mktemp("digits")
+    for split, rows in (("train", slice(0, 1397)), ("test", slice(1397, None))):
+        fm.write_idx(root / fm.FILES[split][0], images[rows])
+        fm.write_idx(root / fm.FILES[split][1], labels[rows])
+    return root

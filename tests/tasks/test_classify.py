@@ -1,4 +1,4 @@
-"""The classify task end to end on a tiny IDX fixture: train, eval, classify, explain."""
+"""The classify task end to end on tiny IDX fixtures: train, eval, classify, explain."""
 
 import json
 from pathlib import Path
@@ -38,6 +38,30 @@ def run_dir(tmp_path_factory, fmnist_root) -> Path:
     assert 0.0 <= summary["test_accuracy"] <= 1.0
     assert summary["params"] == 275_218
     return run
+
+
+def test_se_resnet20_learns_real_handwritten_digits(digits_root, tmp_path):
+    """Real images, the default recipe: 1,397 UCI digits (28x28), 6 epochs = 108 SGD steps.
+
+    Chance is 10%; seeds 0 and 1 reach 95.0% and 95.25% on the 400 held-out digits.
+    """
+    cfg = load_config(
+        classify.Config,
+        repo_configs_dir() / classify.DEFAULT_CONFIG,
+        [
+            f"data.root={digits_root}",
+            "data.validation_per_class=20",
+            "data.batch_size=64",
+            "data.flip=false",  # a mirrored 2 is not a 2
+            "train.epochs=6",
+            "train.warmup_steps=20",
+            "train.bf16=false",
+            "train.progress=false",
+        ],
+    )
+    summary = classify.train(cfg, tmp_path / "run")
+    assert summary["steps"] == 6 * ((1397 - 200) // 64)  # full batches only
+    assert summary["test_accuracy"] >= 0.90
 
 
 def test_default_config_loads_and_has_a_comment_on_every_key():
