@@ -31,7 +31,7 @@ def test_classify_bench_runs_each_arch_and_seed_once(fmnist_root, tmp_path, caps
         "train.epochs=1",
         "train.progress=false",
     ]
-    argv = ["--seeds", "0,1", *_run_args(tmp_path, overrides)]
+    argv = ["--seeds", "0,1", "--timing-steps", "3", *_run_args(tmp_path, overrides)]
     assert bench_classify.main(argv) == 0
     record = json.loads((tmp_path / "out" / "classify-latest.json").read_text())
     assert sorted(record["results"]) == [
@@ -50,7 +50,11 @@ def test_classify_bench_runs_each_arch_and_seed_once(fmnist_root, tmp_path, caps
         assert s[arch]["test_accuracy"] == accs
         assert s[arch]["mean"] == pytest.approx(sum(accs) / 2)
     assert s["se_resnet20"]["params"] > s["resnet20"]["params"]  # the SE blocks' weights
-    assert "SE gain (se_resnet20 - resnet20)" in capsys.readouterr().out
+    for arch in ("resnet20", "se_resnet20"):  # both timed, interleaved, 3 steps each
+        assert len(s[arch]["step_seconds_all"]) == 3
+        assert s[arch]["step_seconds"] == sorted(s[arch]["step_seconds_all"])[1]
+    out = capsys.readouterr().out
+    assert "SE gain (se_resnet20 - resnet20)" in out and "SE training-step time" in out
 
     # A second call reuses the finished runs instead of training again.
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob(f"*/{RESULT_FILE}")}
@@ -62,6 +66,7 @@ def test_classify_bench_runs_each_arch_and_seed_once(fmnist_root, tmp_path, caps
 def test_classify_bench_rejects_bad_arguments(capsys):
     assert bench_classify.main(["--archs", "vgg16"]) == 2
     assert "error:" in capsys.readouterr().err
+    assert bench_classify.main(["--timing-steps", "-1"]) == 2
 
 
 def test_tag_bench_rejects_unknown_variant(capsys):

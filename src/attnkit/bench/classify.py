@@ -4,7 +4,9 @@ Trains each architecture with the default recipe (``configs/classify_fmnist.yaml
 seed, the same budget for all, tests each best-on-validation checkpoint on the official 10k
 test images, and prints mean +/- sample std of the test accuracy per architecture, the SE
 gain (difference of the means, with the spread of the per-seed differences), and what SE
-costs: parameters and training time, as ratios to the plain network.
+costs: parameters and training time, as ratios to the plain network. The time ratio comes
+from training steps of both networks timed in one process, interleaved (AB BA ...), so it
+does not depend on what else the machine ran while the seeds trained.
 
 Runs go to ``<runs>/<arch>-seed<N>`` and are resumable (see :mod:`attnkit.bench.variants`);
 results to ``<out>/classify-<timestamp>.json`` and ``<out>/classify-latest.json``.
@@ -18,9 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from datetime import datetime
 from pathlib import Path
+
+import torch
 
 from attnkit.bench.report import mean_std
 from attnkit.bench.variants import Variant, add_run_options, report, run_variants, runs_folder
@@ -56,6 +61,53 @@ def summarize(results: dict[str, dict], archs: list[str], seeds: list[int], runs
     return out
 
 
+def step_times(
+    archs: list[str], overrides: list[str], *, batch_size: int, repeats: int
+) -> dict[str, list[float]]:
+    """Seconds per training step (forward, backward, SGD) of each plain/SE pair in ``archs``.
+
+    Both networks of a pair are timed in this process, interleaved, on the same random
+    28x28 batch, with the recipe's bf16 and channels-last settings (``overrides`` applied).
+    """
+    from attnkit.bench.attention import time_pair
+    from attnkit.config import load_config
+    from attnkit.paths import repo_configs_dir
+    from attnkit.tasks.classify import DEFAULT_CONFIG, Config, build_model
+    from attnkit.training import resolve_bf16
+
+    cfg = load_config(Config, repo_configs_dir() / DEFAULT_CONFIG, overrides)
+    bf16 = resolve_bf16(cfg.train.bf16, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(batch_size, 1, 28, 28, generator=gen)  # (B, 1, 28, 28)
+    y = torch.randint(0, 10, (batch_size,), generator=gen)  # (B,)
+    if cfg.model.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def stepper(arch: str):
+        cfg.model.arch = arch
+        torch.manual_seed(0)
+        model = build_model(cfg.model).train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def step() -> None:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        return step
+
+    times: dict[str, list[float]] = {}
+    for arch in archs:
+        plain = arch.removeprefix("se_")
+        if arch.startswith("se_") and plain in archs:
+            times[arch], times[plain] = time_pair(
+                stepper(arch), stepper(plain), warmup=2, repeats=repeats
+            )
+    return times
+
+
 def table(summary: dict, seeds: list[int]) -> list[str]:
     lines = [
         f"{'arch':<13}{'params':>9}{'s/epoch':>9}{'img/s':>7}   test accuracy % "
@@ -75,12 +127,20 @@ def table(summary: dict, seeds: list[int]) -> list[str]:
             continue
         diffs = [a - b for a, b in zip(s["test_accuracy"], base["test_accuracy"], strict=True)]
         gain, spread = mean_std(diffs)
+        epoch_ratio = s["seconds_per_epoch"] / base["seconds_per_epoch"]
         lines.append(
             f"SE gain ({arch} - {arch.removeprefix('se_')}): {gain:+.2f} points "
             f"(per-seed differences {' '.join(f'{d:+.2f}' for d in diffs)}, std {spread:.2f}); "
-            f"params x{s['params'] / base['params']:.3f}, "
-            f"time per epoch x{s['seconds_per_epoch'] / base['seconds_per_epoch']:.2f}"
+            f"params x{s['params'] / base['params']:.3f}; "
+            f"time per epoch of the seed runs x{epoch_ratio:.2f}"
         )
+        if "step_seconds" in s and "step_seconds" in base:
+            lines.append(
+                f"SE training-step time ({arch} / {arch.removeprefix('se_')}, one process, "
+                f"interleaved, median of {len(s['step_seconds_all'])}): "
+                f"{1000 * s['step_seconds']:.1f} / {1000 * base['step_seconds']:.1f} ms = "
+                f"x{s['step_seconds'] / base['step_seconds']:.3f}"
+            )
     return lines
 
 
@@ -94,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated (default {','.join(DEFAULT_ARCHS)})",
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    parser.add_argument(
+        "--timing-steps",
+        type=int,
+        default=10,
+        help="interleaved training steps per network for the SE time ratio (0 = skip)",
+    )
     add_run_options(parser, "classify")
     return parser
 
@@ -108,9 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         seeds = []
-    if not seeds or not archs or any(a not in ARCHS for a in archs):
+    if not seeds or not archs or any(a not in ARCHS for a in archs) or args.timing_steps < 0:
         print(
-            f"error: --archs from {', '.join(ARCHS)} and --seeds as integers, e.g. 0,1,2",
+            f"error: --archs from {', '.join(ARCHS)}, --seeds as integers (e.g. 0,1,2) "
+            "and --timing-steps >= 0",
             file=sys.stderr,
         )
         return 2
@@ -118,8 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now()
     results = run_variants("classify", variants(archs, seeds), runs, args.overrides)
     summary = summarize(results, archs, seeds, runs)
+    if args.timing_steps > 0:
+        batch_size = results[f"{archs[0]}-seed{seeds[0]}"]["config"]["data"]["batch_size"]
+        times = step_times(archs, args.overrides, batch_size=batch_size, repeats=args.timing_steps)
+        for arch, t in times.items():
+            summary[arch].update(step_seconds=statistics.median(t), step_seconds_all=t)
     report("classify", args, started, table(summary, seeds), summary=summary, results=results)
     return 0
 
 
-__all__ = ["main", "summarize", "table", "variants"]
+__all__ = ["main", "step_times", "summarize", "table", "variants"]
