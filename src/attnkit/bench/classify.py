@@ -61,32 +61,28 @@ def summarize(results: dict[str, dict], archs: list[str], seeds: list[int], runs
     return out
 
 
-def step_times(
-    archs: list[str], overrides: list[str], *, batch_size: int, repeats: int
-) -> dict[str, list[float]]:
+def step_times(archs: list[str], run_config: dict, *, repeats: int) -> dict[str, list[float]]:
     """Seconds per training step (forward, backward, SGD) of each plain/SE pair in ``archs``.
 
     Both networks of a pair are timed in this process, interleaved, on the same random
-    28x28 batch, with the recipe's bf16 and channels-last settings (``overrides`` applied).
+    28x28 batch, with the batch size, bf16 and channels-last settings of ``run_config`` (the
+    resolved config of a benchmark run; only ``model.arch`` differs between the networks).
     """
     from attnkit.bench.attention import time_pair
-    from attnkit.config import load_config
-    from attnkit.paths import repo_configs_dir
-    from attnkit.tasks.classify import DEFAULT_CONFIG, Config, build_model
+    from attnkit.tasks.classify import build_model
     from attnkit.training import resolve_bf16
 
-    cfg = load_config(Config, repo_configs_dir() / DEFAULT_CONFIG, overrides)
-    bf16 = resolve_bf16(cfg.train.bf16, torch.device("cpu"))
+    bf16 = resolve_bf16(run_config["train"]["bf16"], torch.device("cpu"))
+    batch_size = run_config["data"]["batch_size"]
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch_size, 1, 28, 28, generator=gen)  # (B, 1, 28, 28)
     y = torch.randint(0, 10, (batch_size,), generator=gen)  # (B,)
-    if cfg.model.channels_last:
+    if run_config["model"]["channels_last"]:
         x = x.contiguous(memory_format=torch.channels_last)
 
     def stepper(arch: str):
-        cfg.model.arch = arch
         torch.manual_seed(0)
-        model = build_model(cfg.model).train()
+        model = build_model({**run_config["model"], "arch": arch}).train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
         def step() -> None:
@@ -186,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     results = run_variants("classify", variants(archs, seeds), runs, args.overrides)
     summary = summarize(results, archs, seeds, runs)
     if args.timing_steps > 0:
-        batch_size = results[f"{archs[0]}-seed{seeds[0]}"]["config"]["data"]["batch_size"]
-        times = step_times(archs, args.overrides, batch_size=batch_size, repeats=args.timing_steps)
+        run_config = results[f"{archs[0]}-seed{seeds[0]}"]["config"]
+        times = step_times(archs, run_config, repeats=args.timing_steps)
         for arch, t in times.items():
             summary[arch].update(step_seconds=statistics.median(t), step_seconds_all=t)
     report("classify", args, started, table(summary, seeds), summary=summary, results=results)
