@@ -126,26 +126,15 @@ def train(
     echo_json(metrics)
 
 
-def _task_of_run(model: Path):
-    from attnkit.tasks import get_task
-
-    meta_path = model / "meta.json"
-    if not meta_path.is_file():
-        raise AttnkitError(f"{model} is not a run folder (no meta.json); train one first")
-    try:
-        task = json.loads(meta_path.read_text())["task"]
-    except (json.JSONDecodeError, KeyError):
-        raise AttnkitError(f"{meta_path} is corrupt") from None
-    return get_task(task)
-
-
 @app.command("eval")
 def eval_(
     model: Annotated[Path, typer.Option(help="run folder written by `attnkit train`")],
     split: Annotated[str, typer.Option(help="test | dev")] = "test",
 ) -> None:
     """Evaluate a trained run on a held-out split and print its metrics as JSON."""
-    echo_json(_task_of_run(model).evaluate(model, split=split))
+    from attnkit.tasks import get_task, task_of_run
+
+    echo_json(get_task(task_of_run(model)).evaluate(model, split=split))
 
 
 # Benchmarks parse their own options (argparse): typer hands every argument through.

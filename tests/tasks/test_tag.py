@@ -78,24 +78,8 @@ def test_jieba_baseline_mapping_and_segmentation_scoring():
     assert out["accuracy_where_segmentation_agrees"] == 1.0  # 的/uj -> u, 。/x -> w
 
 
-@pytest.fixture
-def tiny_run(tmp_path, tiny_pku):
-    """Train a tiny tagger on the fixture (train = dev = test) through the real Trainer."""
-    overrides = [
-        *tiny_pku,
-        "model.dropout=0.0",
-        "train.epochs=15",
-        "train.warmup_steps=0",
-        "train.lr=0.03",
-    ]
-    cfg = load_config(tag.Config, repo_configs_dir() / tag.DEFAULT_CONFIG, overrides)
-    run = tmp_path / "run"
-    summary = tag.train(cfg, run)
-    return run, summary
-
-
-def test_train_evaluate_and_cli(tiny_run, monkeypatch):
-    run, summary = tiny_run
+def test_train_evaluate_and_cli(tiny_tag_run, monkeypatch):
+    run, summary = tiny_tag_run
     monkeypatch.setattr("attnkit.viz.use_cjk_font", lambda: False)  # no font download in tests
     assert summary["best_accuracy"] > 0.5
     assert (run / "best" / "model.safetensors").is_file() and (run / "vocab.json").is_file()

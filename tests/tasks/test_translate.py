@@ -5,52 +5,10 @@ import json
 import pytest
 
 from attnkit.cli import main
-from attnkit.config import load_config
-from attnkit.paths import dataset_dir
 from attnkit.tasks import translate
 
-WORDS = ["uno", "dos", "tres", "cuatro", "cinco", "seis"]
-EN = {"uno": "one", "dos": "two", "tres": "three", "cuatro": "four", "cinco": "five", "seis": "six"}
 
-
-@pytest.fixture
-def tiny_corpus():
-    """A word-for-word 'translation' corpus standing in for jupyterlab-fr (src en, tgt fr)."""
-    import random
-
-    rng = random.Random(0)
-    folder = dataset_dir("jupyterlab-fr")
-    folder.mkdir(parents=True)
-    for split, n in (("train", 300), ("dev", 20), ("test", 20)):
-        src, tgt = [], []
-        for _ in range(n):
-            words = [rng.choice(WORDS) for _ in range(rng.randint(2, 5))]
-            src.append(" ".join(words))
-            tgt.append(" ".join(EN[w] for w in words))
-        (folder / f"{split}.en").write_text("\n".join(src) + "\n")
-        (folder / f"{split}.fr").write_text("\n".join(tgt) + "\n")
-    return folder
-
-
-def tiny_config(**extra):
-    overrides = [
-        "data.corpus=jupyterlab-fr",
-        "data.tokenizer=word",
-        "data.max_tokens=300",
-        "model.emb_dim=32",
-        "model.hidden_dim=64",
-        "train.epochs=12",
-        "train.lr=0.01",
-        "train.eval_every=0",
-        "train.warmup_steps=0",
-        "train.progress=false",
-        "decode.beam_size=2",
-        *[f"{k}={v}" for k, v in extra.items()],
-    ]
-    return load_config(translate.Config, None, overrides)
-
-
-def test_train_eval_translate(tiny_corpus, tmp_path, capsys):
+def test_train_eval_translate(tiny_config, tmp_path, capsys):
     run = tmp_path / "run"
     summary = translate.train(tiny_config(), run)
     # A word-for-word mapping over 6 words is learnable in seconds: BLEU must be high.
@@ -78,7 +36,7 @@ def test_train_eval_translate(tiny_corpus, tmp_path, capsys):
         (["dos " * 300], "over the limit"),
     ],
 )
-def test_translate_bad_input_is_a_clear_error(tiny_corpus, tmp_path, capsys, args, message):
+def test_translate_bad_input_is_a_clear_error(tiny_config, tmp_path, capsys, args, message):
     run = tmp_path / "run"
     translate.train(tiny_config(**{"train.epochs": 1}), run)
     capsys.readouterr()
@@ -87,7 +45,7 @@ def test_translate_bad_input_is_a_clear_error(tiny_corpus, tmp_path, capsys, arg
     assert message in err and "Traceback" not in err
 
 
-def test_missing_and_corrupt_checkpoint(tiny_corpus, tmp_path, capsys):
+def test_missing_and_corrupt_checkpoint(tiny_config, tmp_path, capsys):
     assert main(["translate", "--model", str(tmp_path / "nope"), "hola"]) == 1
     assert "not a run folder" in capsys.readouterr().err
     run = tmp_path / "run"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
+from pathlib import Path
 from types import ModuleType
 
 from attnkit.errors import AttnkitError
@@ -38,3 +40,18 @@ def get_task(name: str) -> ModuleType:
     if name not in TASKS or importlib.util.find_spec(TASKS[name]) is None:
         raise AttnkitError(f"unknown task {name!r}; choose one of: {', '.join(available_tasks())}")
     return importlib.import_module(TASKS[name])
+
+
+def task_of_run(run_dir: str | Path) -> str:
+    """The task name a run folder holds, read from its ``meta.json``.
+
+    Raises:
+        AttnkitError: no run there (no meta.json), or its meta.json is corrupt.
+    """
+    meta_path = Path(run_dir) / "meta.json"
+    if not meta_path.is_file():
+        raise AttnkitError(f"{run_dir} is not a run folder (no meta.json); train one first")
+    try:
+        return str(json.loads(meta_path.read_text(encoding="utf-8"))["task"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise AttnkitError(f"{meta_path} is corrupt") from None

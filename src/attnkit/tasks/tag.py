@@ -559,6 +559,23 @@ def add_commands(app: Any) -> None:
             typer.echo(f"attention heatmap: {plot}", err=True)
 
 
+def self_attention(
+    model: Tagger, vocab: Vocab, words: Sequence[str], *, layer: int = -1
+) -> torch.Tensor:
+    """``(H, L, L)`` self-attention weights of block ``layer`` over ``words`` (row attends col).
+
+    Raises:
+        AttnkitError: the model has no attention layers, or no layer ``layer``.
+    """
+    if not len(model.blocks):
+        raise AttnkitError("this model has no self-attention layers (attention_layers=0)")
+    if not -len(model.blocks) <= layer < len(model.blocks):
+        raise AttnkitError(f"layer {layer}: the model has {len(model.blocks)} attention layers")
+    w, c = vocab.encode_words(words)
+    with torch.no_grad():
+        return model.attention_weights(w, c, layer=layer)
+
+
 def plot_attention_heatmap(
     model: Tagger,
     vocab: Vocab,
@@ -571,14 +588,7 @@ def plot_attention_heatmap(
     """Save the head-averaged self-attention weights (rows attend to columns) as a heatmap."""
     from attnkit.viz import plot_heatmap, use_cjk_font
 
-    if not len(model.blocks):
-        raise AttnkitError(
-            "this model has no self-attention layers (attention_layers=0): nothing to plot"
-        )
-    if not -len(model.blocks) <= layer < len(model.blocks):
-        raise AttnkitError(f"--layer {layer}: the model has {len(model.blocks)} attention layers")
-    w, c = vocab.encode_words(words)
-    weights = model.attention_weights(w, c, layer=layer).mean(0)  # (L, L), averaged over heads
+    weights = self_attention(model, vocab, words, layer=layer).mean(0)  # (L, L), head mean
     labels = [f"{i}:{word}/{t}" for i, (word, t) in enumerate(zip(words, tags, strict=True))]
     n = layer % len(model.blocks) + 1
     use_cjk_font()

@@ -411,13 +411,21 @@ def translate_texts(
     return tr.translate_ids(ids, beam_size=beam)
 
 
+def attention_view(tr: Translator, text: str, hyp) -> tuple[list[str], list[str], torch.Tensor]:
+    """Source pieces, target pieces and the ``(Lt, Ls)`` attention of ``hyp`` (from ``text``).
+
+    Row i holds how much target piece i attended to each source piece (``</s>`` included).
+    """
+    src_pieces = [*tr.src_tok.pieces(text.strip()), "</s>"]
+    tgt_pieces = [tr.tgt_tok.id_to_piece(i) for i in hyp.tokens]
+    return src_pieces, tgt_pieces, hyp.attention[: len(tgt_pieces), : len(src_pieces)]
+
+
 def plot_first(tr: Translator, text: str, hyp, path: Path) -> None:
     """Draw the attention of ``hyp`` (the translation of ``text``) as a heatmap."""
     from attnkit.viz import plot_attention
 
-    src_pieces = [*tr.src_tok.pieces(text.strip()), "</s>"]
-    tgt_pieces = [tr.tgt_tok.id_to_piece(i) for i in hyp.tokens]
-    weights = hyp.attention[: len(tgt_pieces), : len(src_pieces)]
+    src_pieces, tgt_pieces, weights = attention_view(tr, text, hyp)
     plot_attention(weights, src_pieces, tgt_pieces, path, title=tr.tgt_tok.decode(hyp.tokens))
 
 
