@@ -184,6 +184,32 @@ def demo(
     run_demo(budget_minutes=budget_minutes, run_dir=out)
 
 
+@app.command()
+def serve(
+    model: Annotated[
+        Path | None, typer.Option(help="translate or tag run folder (default: cache/runs/demo)")
+    ] = None,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """HTTP API + attention explorer page for a trained model (open http://HOST:PORT/)."""
+    from attnkit.paths import runs_dir
+
+    try:
+        import uvicorn
+
+        from attnkit.serve import create_app
+    except ImportError as e:
+        raise AttnkitError(
+            f"attnkit serve needs fastapi and uvicorn ({e.name} is missing): "
+            "pip install 'attnkit[serve]'"
+        ) from None
+    run_dir = model or runs_dir() / "demo"
+    web = create_app(run_dir)
+    typer.echo(f"serving {run_dir} on http://{host}:{port}/  (API docs: /docs; Ctrl-C stops)")
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
 # Prediction commands and the task module that registers each (imported only when used, so
 # that `attnkit data get` never pays for, or depends on, the task modules).
 TASK_COMMANDS = {

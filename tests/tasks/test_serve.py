@@ -1,0 +1,162 @@
+"""attnkit serve: the HTTP API against the task functions it wraps, its errors, a real server."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from attnkit.cli import main
+from attnkit.errors import AttnkitError
+from attnkit.serve import create_app
+from attnkit.tasks import tag, translate
+
+
+@pytest.fixture
+def translate_client(tiny_translate_run):
+    run, _ = tiny_translate_run
+    return run, TestClient(create_app(run))
+
+
+def test_translate_matches_the_translator_and_its_attention(translate_client):
+    run, client = translate_client
+    reply = client.post("/api/translate", json={"text": "dos tres uno", "beam": 1})
+    assert reply.status_code == 200, reply.text
+    got = reply.json()
+
+    tr = translate.Translator.load(run)
+    hyp = translate.translate_texts(tr, ["dos tres uno"], beam=1, allow_unknown=False)[0][0]
+    src, tgt, weights = translate.attention_view(tr, "dos tres uno", hyp)
+    assert got["translation"] == tr.tgt_tok.decode(hyp.tokens) == "two three one"
+    assert got["source_tokens"] == src == ["dos", "tres", "uno", "</s>"]
+    assert got["target_tokens"] == tgt
+    attention = torch.tensor(got["attention"])  # (Lt, Ls)
+    assert attention.shape == (len(tgt), len(src))
+    torch.testing.assert_close(attention, weights.float(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(attention.sum(-1), torch.ones(len(tgt)), atol=1e-3, rtol=0)
+    assert got["score"] == pytest.approx(hyp.score, abs=1e-5)
+
+
+def test_info_and_explorer_page(translate_client):
+    run, client = translate_client
+    info = client.get("/api/info").json()
+    tr = translate.Translator.load(run)
+    assert info["task"] == "translate" and info["model"] == str(run)
+    assert info["params"] == sum(p.numel() for p in tr.model.parameters())
+    assert info["beam_size"] == tr.decode.beam_size == 2
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "attention explorer" in page.text and "/api/info" in page.text
+    assert "/api/translate" in client.get("/openapi.json").text
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"text": "   "}, "empty input"),
+        ({"text": "dos zzz"}, "never seen 'zzz'"),
+        ({"text": "dos " * 300}, "over the limit"),
+        ({"text": "dos", "beam": 0}, "greater than or equal to 1"),
+        ({"txt": "dos"}, "Field required"),
+    ],
+)
+def test_translate_bad_input_is_a_422_with_the_reason(translate_client, body, message):
+    _, client = translate_client
+    reply = client.post("/api/translate", json=body)
+    assert reply.status_code == 422
+    assert message in json.dumps(reply.json()["detail"])
+
+
+def test_unknown_characters_can_be_allowed(translate_client):
+    _, client = translate_client
+    reply = client.post("/api/translate", json={"text": "dos zzz", "allow_unknown": True})
+    assert reply.status_code == 200
+    assert reply.json()["source_tokens"] == ["dos", "zzz", "</s>"]
+
+
+def test_tag_matches_the_tagger_and_its_self_attention(tiny_tag_run):
+    run, _ = tiny_tag_run
+    client = TestClient(create_app(run))
+    words = ["中国", "政府", "发表", "讲话"]
+    reply = client.post("/api/tag", json={"text": " ".join(words), "segmented": True})
+    assert reply.status_code == 200, reply.text
+    got = reply.json()
+
+    model, vocab, _ = tag.load_run(run)
+    assert got["words"] == words
+    assert got["tags"] == tag.tag_words(model, vocab, words)
+    assert got["layers"] == len(model.blocks) and got["layer"] == len(model.blocks) - 1
+    attention = torch.tensor(got["attention"])  # (H, L, L)
+    expected = tag.self_attention(model, vocab, words, layer=-1)
+    torch.testing.assert_close(attention, expected.float(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(attention.sum(-1), torch.ones(expected.shape[:2]), atol=1e-3, rtol=0)
+    assert client.get("/api/info").json()["layers"] == len(model.blocks)
+
+    raw = client.post("/api/tag", json={"text": "北京举行新年音乐会"}).json()
+    assert "".join(raw["words"]) == "北京举行新年音乐会"  # jieba segmented it
+
+    bad = client.post("/api/tag", json={"text": "中国", "layer": len(model.blocks)})
+    assert bad.status_code == 422 and "attention layers" in bad.json()["detail"]
+    bad = client.post("/api/tag", json={"text": "hello"})
+    assert bad.status_code == 422 and "no Chinese characters" in bad.json()["detail"]
+
+
+def test_what_cannot_be_served_is_a_clear_error(tmp_path):
+    with pytest.raises(AttnkitError, match="not a run folder"):
+        create_app(tmp_path / "nowhere")
+    (tmp_path / "meta.json").write_text("{not json")
+    with pytest.raises(AttnkitError, match="corrupt"):
+        create_app(tmp_path)
+    (tmp_path / "meta.json").write_text(json.dumps({"task": "classify"}))
+    with pytest.raises(AttnkitError, match="'classify' model; attnkit serve explores"):
+        create_app(tmp_path)
+
+
+def test_cli_serve_refuses_a_missing_run(tmp_path, capsys):
+    assert main(["serve", "--model", str(tmp_path / "nowhere")]) == 1
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_attnkit_serve_answers_over_http(tiny_translate_run):
+    """The real command in its own process: uvicorn, the page and the API over TCP."""
+    run, _ = tiny_translate_run
+    port = _free_port()
+    cmd = [sys.executable, "-m", "attnkit.cli", "serve", "--model", str(run), "--port", str(port)]
+    server = subprocess.Popen(cmd, env=os.environ.copy(), stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/info", timeout=5) as r:
+                    assert json.load(r)["task"] == "translate"
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "the server did not come up in 120 s"
+                time.sleep(0.3)
+        with urllib.request.urlopen(url, timeout=5) as r:
+            assert "attention explorer" in r.read().decode()
+        request = urllib.request.Request(
+            f"{url}/api/translate",
+            data=json.dumps({"text": "uno dos", "beam": 1}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as r:
+            assert json.load(r)["translation"] == "one two"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
