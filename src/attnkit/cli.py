@@ -137,6 +137,24 @@ def eval_(
     echo_json(get_task(task_of_run(model)).evaluate(model, split=split))
 
 
+@app.command()
+def export(
+    model: Annotated[Path, typer.Option(help="run folder written by `attnkit train classify`")],
+    out: Annotated[Path, typer.Option(help="ONNX file to write")] = Path("model.onnx"),
+) -> None:
+    """Export a trained classifier to ONNX and check it against PyTorch with onnxruntime."""
+    from attnkit.tasks import get_task, task_of_run
+
+    task = task_of_run(model)
+    task_mod = get_task(task)
+    if not hasattr(task_mod, "export_onnx"):
+        raise AttnkitError(
+            f"{model} holds a {task!r} model; ONNX export exists for classify models "
+            "(beam search and the CRF's Viterbi loop stay in PyTorch)"
+        )
+    echo_json(task_mod.export_onnx(model, out))
+
+
 # Benchmarks parse their own options (argparse): typer hands every argument through.
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 

@@ -142,3 +142,38 @@ def test_specificity_is_zero_for_identical_classes():
 def test_unknown_model_dir_is_a_clear_error(tmp_path):
     with pytest.raises(AttnkitError, match="no trained model"):
         classify.load_model(tmp_path)
+
+
+def test_onnx_export_predicts_what_pytorch_predicts(run_dir, fmnist_root, tmp_path, capsys):
+    import onnxruntime as ort
+
+    from attnkit.data import fashion_mnist
+    from attnkit.export import read_metadata
+
+    out = tmp_path / "fmnist.onnx"
+    assert main(["export", "--model", str(run_dir), "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["onnx"] == str(out) and report["bytes"] == out.stat().st_size
+    assert report["max_abs_logit_diff"] < 1e-4
+    meta = read_metadata(out)
+    assert meta["classes"] == list(fashion_mnist.CLASSES) and meta["arch"] == "se_resnet20"
+
+    # The reference: the task's own prediction path on the test images (uint8, normalised
+    # outside the network); the ONNX graph gets raw [0, 1] pixels, any batch size.
+    images, _ = fashion_mnist.load_split("test", fmnist_root)
+    images = torch.from_numpy(images)  # (N, 28, 28) uint8
+    model, _ = classify.load_model(run_dir)
+    want = classify.predict_logits(model, images)  # (N, K)
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    pixels = images.float().div(255)[:, None].numpy()  # (N, 1, 28, 28)
+    for batch in (pixels[:1], pixels[:7], pixels):
+        got = torch.from_numpy(session.run(["logits"], {"images": batch})[0])
+        torch.testing.assert_close(got, want[: len(batch)], atol=1e-4, rtol=1e-4)
+
+
+def test_onnx_export_of_other_tasks_is_a_clear_error(tmp_path, capsys):
+    assert main(["export", "--model", str(tmp_path / "nowhere")]) == 1
+    assert "not a run folder" in capsys.readouterr().err
+    (tmp_path / "meta.json").write_text(json.dumps({"task": "tag"}))
+    assert main(["export", "--model", str(tmp_path)]) == 1
+    assert "'tag' model; ONNX export exists for classify models" in capsys.readouterr().err
