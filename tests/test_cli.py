@@ -29,3 +29,24 @@ def test_data_list_shows_every_corpus(capsys):
 
 def test_unknown_option_is_a_usage_error():
     assert main(["data", "get", "--nope"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("command", "missing", "message"),
+    [
+        ("serve", "uvicorn", "pip install 'attnkit[serve]'"),
+        ("export", "onnxscript", "pip install 'attnkit[onnx]'"),
+    ],
+)
+def test_missing_optional_dependency_is_named(
+    command, missing, message, monkeypatch, capsys, tmp_path
+):
+    """Without the serve / onnx extras the commands say what to install (None = not importable)."""
+    import json
+    import sys
+
+    (tmp_path / "meta.json").write_text(json.dumps({"task": "classify"}))
+    monkeypatch.setitem(sys.modules, missing, None)
+    assert main([command, "--model", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

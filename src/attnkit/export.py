@@ -38,6 +38,12 @@ def _require(module: str):
         ) from None
 
 
+def require_onnx() -> None:
+    """Fail early, naming the extra to install, if onnx, onnxscript or onnxruntime is missing."""
+    for module in ("onnx", "onnxscript", "onnxruntime"):
+        _require(module)
+
+
 @contextlib.contextmanager
 def _quiet_logger(name: str):
     logger = logging.getLogger(name)
@@ -119,4 +125,4 @@ def read_metadata(path: str | Path) -> dict[str, object]:
     return {p.key: json.loads(p.value) for p in proto.metadata_props}
 
 
-__all__ = ["export_onnx", "max_abs_diff", "read_metadata"]
+__all__ = ["export_onnx", "max_abs_diff", "read_metadata", "require_onnx"]

@@ -428,8 +428,9 @@ def export_onnx(model_dir: str | Path, out: str | Path, *, check_images: int = 6
         AttnkitError: no trained model, or the onnx extra is missing.
     """
     from attnkit.export import export_onnx as export_module
-    from attnkit.export import max_abs_diff
+    from attnkit.export import max_abs_diff, require_onnx
 
+    require_onnx()
     model, meta = load_model(model_dir)
     net = PixelClassifier(model).eval()
     metadata = {
