@@ -12,9 +12,9 @@ WORDS = ["uno", "dos", "tres", "cuatro", "cinco", "seis"]
 EN = {"uno": "one", "dos": "two", "tres": "three", "cuatro": "four", "cinco": "five", "seis": "six"}
 
 
-@pytest.fixture
-def tiny_corpus():
-    """A word-for-word 'translation' corpus standing in for jupyterlab-fr (src en, tgt fr)."""
+def write_tiny_corpus() -> None:
+    """A word-for-word 'translation' corpus standing in for jupyterlab-fr (src en, tgt fr),
+    written into the current ``$ATTNKIT_HOME``."""
     rng = random.Random(0)
     folder = dataset_dir("jupyterlab-fr")
     folder.mkdir(parents=True)
@@ -26,7 +26,13 @@ def tiny_corpus():
             tgt.append(" ".join(EN[w] for w in words))
         (folder / f"{split}.en").write_text("\n".join(src) + "\n")
         (folder / f"{split}.fr").write_text("\n".join(tgt) + "\n")
-    return folder
+
+
+@pytest.fixture
+def tiny_corpus():
+    """The tiny word-for-word corpus in this test's cache."""
+    write_tiny_corpus()
+    return dataset_dir("jupyterlab-fr")
 
 
 def _tiny_translate_config(**extra) -> translate.Config:
@@ -53,11 +59,17 @@ def tiny_config(tiny_corpus):
     return _tiny_translate_config
 
 
-@pytest.fixture
-def tiny_translate_run(tmp_path, tiny_config):
-    """Train the tiny translator (seconds); returns (run folder, summary)."""
-    run = tmp_path / "translate-run"
-    return run, translate.train(tiny_config(), run)
+@pytest.fixture(scope="module")
+def tiny_translate_run(tmp_path_factory):
+    """The tiny translator, trained once per test module (seconds); (run folder, summary).
+
+    The run folder holds its tokenizers, so it outlives the cache it was trained from.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATTNKIT_HOME", str(tmp_path_factory.mktemp("translate_home")))
+        write_tiny_corpus()
+        run = tmp_path_factory.mktemp("translate") / "run"
+        return run, translate.train(_tiny_translate_config(), run)
 
 
 @pytest.fixture
