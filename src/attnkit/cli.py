@@ -191,6 +191,14 @@ def bench_classify(ctx: typer.Context) -> None:
     raise typer.Exit(bench_main(list(ctx.args)))
 
 
+@bench_app.command("onnx", context_settings=PASS_THROUGH)
+def bench_onnx(ctx: typer.Context) -> None:
+    """The exported classifier in onnxruntime vs PyTorch eager, interleaved (--help)."""
+    from attnkit.bench.onnx import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
 @app.command()
 def demo(
     budget_minutes: Annotated[float, typer.Option(help="training time budget")] = 15.0,

@@ -1,0 +1,159 @@
+"""The exported classifier in onnxruntime vs the same network in PyTorch (eager, no_grad).
+
+Exports a classify run (or, without ``--model``, a freshly initialised network of
+``--arch``: the time does not depend on the weights) with :func:`attnkit.export.export_onnx`,
+then times inference of both, interleaved (AB BA ...) in this process, on the same random
+batches, with the same number of threads. Prints min/median/max per batch size and the
+ratio onnxruntime / PyTorch (below 1 = onnxruntime faster), and the largest logit
+difference; writes ``<out>/onnx-<timestamp>.json`` and ``<out>/onnx-latest.json``.
+
+Example:
+    $ attnkit bench onnx                       # SE-ResNet-20, batches 1, 64, 500
+    $ attnkit bench onnx --model ~/.cache/attnkit/runs/classify --batches 1,8
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from attnkit.bench import report
+from attnkit.bench.attention import time_pair
+from attnkit.errors import AttnkitError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="attnkit bench onnx", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--model", type=Path, default=None, help="classify run (default: untrained)"
+    )
+    parser.add_argument("--arch", default="se_resnet20", help="network when no --model is given")
+    parser.add_argument("--batches", default="1,64,500", help="comma-separated batch sizes")
+    parser.add_argument("--repeats", type=int, default=30, help="timed pairs per batch size")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed pairs first")
+    parser.add_argument("--out", type=Path, default=report.DEFAULT_OUT, help="folder for the JSON")
+    return parser
+
+
+def _network(args: argparse.Namespace) -> torch.nn.Module:
+    from attnkit.tasks.classify import ModelConfig, PixelClassifier, build_model, load_model
+
+    if args.model is not None:
+        model, _ = load_model(args.model)
+    else:
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(arch=args.arch))
+    return PixelClassifier(model.eval()).eval()
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Export, check and time; returns the JSON record."""
+    import onnxruntime as ort
+
+    from attnkit.export import export_onnx, max_abs_diff, require_onnx
+
+    require_onnx()
+    batches = [int(b) for b in args.batches.split(",")]
+    net = _network(args)
+    threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        example = torch.rand(2, 1, 28, 28)
+        path = export_onnx(net, example, Path(tmp) / "model.onnx", input_name="images")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        gen = torch.Generator().manual_seed(0)
+        check = torch.rand(64, 1, 28, 28, generator=gen)
+        diff = max_abs_diff(path, net, check)
+        cases = []
+        for batch in batches:
+            x = torch.rand(batch, 1, 28, 28, generator=gen)  # (N, 1, 28, 28)
+            feed = {"images": x.numpy()}
+
+            def ours(feed=feed) -> None:
+                session.run(None, feed)
+
+            def peer(x=x) -> None:
+                with torch.no_grad():
+                    net(x)
+
+            t_ort, t_torch = time_pair(ours, peer, warmup=args.warmup, repeats=args.repeats)
+            med_ort, med_torch = statistics.median(t_ort), statistics.median(t_torch)
+            cases.append(
+                {
+                    "batch": batch,
+                    "onnxruntime_s": [min(t_ort), med_ort, max(t_ort)],
+                    "torch_s": [min(t_torch), med_torch, max(t_torch)],
+                    "ratio": med_ort / med_torch,
+                    "images_per_s_onnxruntime": batch / med_ort,
+                    "images_per_s_torch": batch / med_torch,
+                }
+            )
+    return {
+        "model": str(args.model) if args.model else f"{args.arch} (untrained)",
+        "threads": threads,
+        "max_abs_logit_diff": diff,
+        "onnxruntime": ort.__version__,
+        "cases": cases,
+    }
+
+
+def table(record: dict) -> list[str]:
+    lines = [
+        f"{record['model']}, {record['threads']} threads; max |logit diff| "
+        f"{record['max_abs_logit_diff']:.1e}; ratio = onnxruntime / PyTorch eager (median)",
+        f"{'batch':>6} {'onnxruntime ms (min/med/max)':>30} {'PyTorch ms (min/med/max)':>28}"
+        f" {'ratio':>6} {'img/s ort':>10} {'img/s torch':>11}",
+    ]
+    for c in record["cases"]:
+        o = "/".join(f"{1e3 * t:.2f}" for t in c["onnxruntime_s"])
+        t = "/".join(f"{1e3 * t:.2f}" for t in c["torch_s"])
+        lines.append(
+            f"{c['batch']:>6} {o:>30} {t:>28} {c['ratio']:>6.2f} "
+            f"{c['images_per_s_onnxruntime']:>10.0f} {c['images_per_s_torch']:>11.0f}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns the exit status (0, 1 on a user error, 2 on bad options)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        batches = [int(b) for b in args.batches.split(",")]
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except ValueError:
+        print(f"error: --batches must be integers, got {args.batches!r}", file=sys.stderr)
+        return 2
+    if args.repeats < 1 or args.warmup < 0 or min(batches) < 1:
+        print("error: --repeats and every batch must be >= 1, --warmup >= 0", file=sys.stderr)
+        return 2
+    started = datetime.now()
+    try:
+        record = run(args)
+    except AttnkitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    lines = table(record)
+    print("\n".join(lines))
+    full = {
+        "benchmark": "onnx",
+        "started": started.isoformat(timespec="seconds"),
+        "machine": report.machine(),
+        **record,
+        "table": lines,
+    }
+    path = report.write_results(args.out, "onnx", full, started)
+    print(f"\nwrote {path}")
+    return 0
+
+
+__all__ = ["main", "run", "table"]
