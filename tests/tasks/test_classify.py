@@ -177,3 +177,19 @@ def test_onnx_export_of_other_tasks_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "meta.json").write_text(json.dumps({"task": "tag"}))
     assert main(["export", "--model", str(tmp_path)]) == 1
     assert "'tag' model; ONNX export exists for classify models" in capsys.readouterr().err
+
+
+def test_onnx_bench_scores_the_runs_test_split(run_dir, fmnist_root, tmp_path):
+    from attnkit.bench import onnx as bench_onnx
+    from attnkit.data import fashion_mnist
+
+    argv = ["--model", str(run_dir), "--batches", "2", "--repeats", "1", "--out", str(tmp_path)]
+    assert bench_onnx.main(argv) == 0
+    test = json.loads((tmp_path / "onnx-latest.json").read_text())["test_split"]
+    images, labels = fashion_mnist.load_split("test", fmnist_root)
+    model, _ = classify.load_model(run_dir)
+    pred = classify.predict_logits(model, torch.from_numpy(images)).argmax(-1).numpy()
+    assert test["images"] == len(labels) == 20
+    assert test["accuracy_torch"] == pytest.approx((pred == labels).mean())
+    assert test["same_top1"] == 20 and test["max_abs_logit_diff"] < 1e-4
+    assert test["accuracy_onnxruntime"] == test["accuracy_torch"]

@@ -5,7 +5,9 @@ Exports a classify run (or, without ``--model``, a freshly initialised network o
 then times inference of both, interleaved (AB BA ...) in this process, on the same random
 batches, with the same number of threads. Prints min/median/max per batch size and the
 ratio onnxruntime / PyTorch (below 1 = onnxruntime faster), and the largest logit
-difference; writes ``<out>/onnx-<timestamp>.json`` and ``<out>/onnx-latest.json``.
+difference (with ``--model``: also both networks' accuracy on the run's test split and how
+often their top-1 classes agree); writes ``<out>/onnx-<timestamp>.json`` and
+``<out>/onnx-latest.json``.
 
 Example:
     $ attnkit bench onnx                       # SE-ResNet-20, batches 1, 64, 500
@@ -52,6 +54,38 @@ def _network(args: argparse.Namespace) -> torch.nn.Module:
     return PixelClassifier(model.eval()).eval()
 
 
+def test_agreement(run_dir: Path, net: torch.nn.Module, session) -> dict | None:
+    """Top-1 accuracy of PyTorch and onnxruntime on the run's test split, and how often they
+    agree; None when ``run_dir`` has no ``config.yaml`` (a bare checkpoint folder)."""
+    from attnkit.config import load_config
+    from attnkit.data import fashion_mnist
+    from attnkit.tasks.classify import Config
+
+    if not (run_dir / "config.yaml").is_file():
+        return None
+    data = load_config(Config, run_dir / "config.yaml").data
+    images, labels = fashion_mnist.load_split("test", data.root)
+    pixels = torch.from_numpy(images).float().div(255)[:, None]  # (N, 1, 28, 28)
+    labels = torch.from_numpy(labels).long()
+    ort_pred, torch_pred, diff = [], [], 0.0
+    for i in range(0, len(pixels), 500):
+        x = pixels[i : i + 500]
+        got = torch.from_numpy(session.run(None, {"images": x.numpy()})[0])
+        with torch.no_grad():
+            want = net(x)
+        diff = max(diff, (got - want).abs().max().item())
+        ort_pred.append(got.argmax(-1))
+        torch_pred.append(want.argmax(-1))
+    ort_pred, torch_pred = torch.cat(ort_pred), torch.cat(torch_pred)
+    return {
+        "images": len(labels),
+        "accuracy_onnxruntime": (ort_pred == labels).float().mean().item(),
+        "accuracy_torch": (torch_pred == labels).float().mean().item(),
+        "same_top1": int((ort_pred == torch_pred).sum()),
+        "max_abs_logit_diff": diff,
+    }
+
+
 def run(args: argparse.Namespace) -> dict:
     """Export, check and time; returns the JSON record."""
     import onnxruntime as ort
@@ -72,6 +106,7 @@ def run(args: argparse.Namespace) -> dict:
         gen = torch.Generator().manual_seed(0)
         check = torch.rand(64, 1, 28, 28, generator=gen)
         diff = max_abs_diff(path, net, check)
+        test = test_agreement(args.model, net, session) if args.model else None
         cases = []
         for batch in batches:
             x = torch.rand(batch, 1, 28, 28, generator=gen)  # (N, 1, 28, 28)
@@ -100,6 +135,7 @@ def run(args: argparse.Namespace) -> dict:
         "model": str(args.model) if args.model else f"{args.arch} (untrained)",
         "threads": threads,
         "max_abs_logit_diff": diff,
+        "test_split": test,
         "onnxruntime": ort.__version__,
         "cases": cases,
     }
@@ -112,6 +148,16 @@ def table(record: dict) -> list[str]:
         f"{'batch':>6} {'onnxruntime ms (min/med/max)':>30} {'PyTorch ms (min/med/max)':>28}"
         f" {'ratio':>6} {'img/s ort':>10} {'img/s torch':>11}",
     ]
+    test = record.get("test_split")
+    if test:
+        lines.insert(
+            1,
+            f"test split, {test['images']:,} images: accuracy onnxruntime "
+            f"{100 * test['accuracy_onnxruntime']:.2f}% / PyTorch "
+            f"{100 * test['accuracy_torch']:.2f}%, same top-1 class for {test['same_top1']:,}, "
+            f"max |logit diff| "
+            f"{test['max_abs_logit_diff']:.1e}",
+        )
     for c in record["cases"]:
         o = "/".join(f"{1e3 * t:.2f}" for t in c["onnxruntime_s"])
         t = "/".join(f"{1e3 * t:.2f}" for t in c["torch_s"])
