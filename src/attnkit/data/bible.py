@@ -35,10 +35,10 @@ cleaning of other chapters.
 Files written by :func:`fetch`: ``{train,dev,test}.{es,en}`` (one verse a line),
 ``keys.{train,dev,test}`` (the verse key of each line) and ``README``.
 
-Example:
-    >>> pairs = load_pairs(ensure("bible-es-en"), "dev")  # doctest: +SKIP
-    >>> pairs[0]  # doctest: +SKIP
-    ('EN el principio crió Dios los cielos y la tierra.', 'In the beginning, God created ...')
+Example (fetches the corpus, so not a doctest)::
+
+    pairs = load_pairs(ensure("bible-es-en"), "dev")
+    pairs[0]  # ('EN el principio crió Dios los cielos y la tierra.', 'In the beginning, ...')
 """
 
 from __future__ import annotations

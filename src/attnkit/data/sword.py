@@ -26,10 +26,10 @@ verse slots that follow a chapter heading are verses 1, 2, 3, ... of that chapte
 versification without tables, and a missing chapter heading is detected (chapter
 numbers must go up by one) rather than silently shifting keys.
 
-Example:
-    >>> for key, text in read_ztext(module_dir):  # doctest: +SKIP
-    ...     print(key, text)
-    Gen.1.1 In the beginning, God created the heavens and the earth.
+Example (needs a fetched SWORD module, so not a doctest)::
+
+    for key, text in read_ztext(module_dir):
+        print(key, text)  # Gen.1.1 In the beginning, God created the heavens and the earth.
 """
 
 from __future__ import annotations

@@ -128,12 +128,12 @@ def create_app(run_dir: str | Path) -> FastAPI:
     Raises:
         AttnkitError: no run there, a corrupt one, or a task other than translate / tag.
 
-    Example:
-        >>> from fastapi.testclient import TestClient
-        >>> client = TestClient(create_app("runs/demo"))  # doctest: +SKIP
-        >>> reply = client.post("/api/translate", json={"text": "Dios es amor."})  # doctest: +SKIP
-        >>> reply.json()["translation"]  # doctest: +SKIP
-        'God is love.'
+    Example (needs a trained run, so not a doctest; tests/tasks/test_serve.py runs it)::
+
+        from fastapi.testclient import TestClient
+        client = TestClient(create_app("~/.cache/attnkit/runs/demo"))
+        reply = client.post("/api/translate", json={"text": "Dios es amor."})
+        reply.json()["translation"], reply.json()["attention"]  # str, (Lt, Ls) lists
     """
     run_dir = Path(run_dir)
     task = task_of_run(run_dir)
