@@ -76,7 +76,7 @@ class ModelConfig:
 
 def _default_train() -> TrainConfig:
     return TrainConfig(
-        epochs=15,
+        epochs=20,
         lr=0.1,
         optimizer="sgd",
         momentum=0.9,
