@@ -79,7 +79,7 @@ def _add_translate_routes(app: FastAPI, run_dir: Path, lock: threading.Lock) -> 
     @app.post("/api/translate", response_model=TranslateResponse)
     def translate(req: TranslateRequest) -> TranslateResponse:
         """Translate one sentence; the attention of the best hypothesis comes with it."""
-        ids = tr.check_input(req.text, req.allow_unknown)
+        ids = tr.check_input(req.text, req.allow_unknown, 'send "allow_unknown": true')
         with lock:
             hyp = tr.translate_ids([ids], beam_size=req.beam)[0][0]
         src, tgt, weights = attention_view(tr, req.text, hyp)

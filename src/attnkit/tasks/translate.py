@@ -243,8 +243,14 @@ class Translator:
         bar.close()
         return results
 
-    def check_input(self, text: str, allow_unknown: bool = False) -> list[int]:
-        """Encode one sentence, refusing empty, unknown-character and over-long input."""
+    def check_input(
+        self, text: str, allow_unknown: bool = False, how_to_allow: str = "pass --allow-unknown"
+    ) -> list[int]:
+        """Encode one sentence, refusing empty, unknown-character and over-long input.
+
+        ``how_to_allow`` completes the unknown-character message: how the caller's user asks
+        for ``allow_unknown`` (a CLI flag here, a JSON field in ``attnkit serve``).
+        """
         if not text or not text.strip():
             raise AttnkitError("empty input: give a sentence to translate")
         ids = self.src_tok.encode(text.strip(), add_eos=True)
@@ -258,7 +264,7 @@ class Translator:
             )
             raise AttnkitError(
                 f"the model has never seen {' '.join(map(repr, unknown))} in {text.strip()!r}; "
-                "pass --allow-unknown to translate anyway (they become <unk>)"
+                f"{how_to_allow} to translate anyway (they become <unk>)"
             )
         if len(ids) > self.decode.max_input_tokens:
             raise AttnkitError(
