@@ -32,7 +32,7 @@ def test_train_eval_translate(tiny_config, tmp_path, capsys):
     ("args", "message"),
     [
         (["   "], "empty input"),
-        (["dos zzz"], "never seen 'zzz'"),
+        (["dos zzz"], "never seen 'zzz' in 'dos zzz'; pass --allow-unknown"),
         (["dos " * 300], "over the limit"),
     ],
 )
