@@ -59,41 +59,37 @@ def test_agreement(run_dir: Path, net: torch.nn.Module, session) -> dict | None:
     agree; None when ``run_dir`` has no ``config.yaml`` (a bare checkpoint folder)."""
     from attnkit.config import load_config
     from attnkit.data import fashion_mnist
-    from attnkit.tasks.classify import Config
+    from attnkit.tasks.classify import Config, predict_logits
 
     if not (run_dir / "config.yaml").is_file():
         return None
     data = load_config(Config, run_dir / "config.yaml").data
-    images, labels = fashion_mnist.load_split("test", data.root)
-    pixels = torch.from_numpy(images).float().div(255)[:, None]  # (N, 1, 28, 28)
-    labels = torch.from_numpy(labels).long()
-    ort_pred, torch_pred, diff = [], [], 0.0
-    for i in range(0, len(pixels), 500):
-        x = pixels[i : i + 500]
-        got = torch.from_numpy(session.run(None, {"images": x.numpy()})[0])
-        with torch.no_grad():
-            want = net(x)
-        diff = max(diff, (got - want).abs().max().item())
-        ort_pred.append(got.argmax(-1))
-        torch_pred.append(want.argmax(-1))
-    ort_pred, torch_pred = torch.cat(ort_pred), torch.cat(torch_pred)
+    images, labels = (torch.from_numpy(a) for a in fashion_mnist.load_split("test", data.root))
+    pixels = images.float().div(255)[:, None]  # (N, 1, 28, 28) in [0, 1], the graph's input
+    want = predict_logits(net.model, images)  # (N, K): the task's own path, uint8 in
+    got = torch.cat(
+        [
+            torch.from_numpy(session.run(None, {"images": pixels[i : i + 500].numpy()})[0])
+            for i in range(0, len(pixels), 500)
+        ]
+    )  # (N, K)
+    ort_pred, torch_pred = got.argmax(-1), want.argmax(-1)
     return {
         "images": len(labels),
         "accuracy_onnxruntime": (ort_pred == labels).float().mean().item(),
         "accuracy_torch": (torch_pred == labels).float().mean().item(),
         "same_top1": int((ort_pred == torch_pred).sum()),
-        "max_abs_logit_diff": diff,
+        "max_abs_logit_diff": (got - want).abs().max().item(),
     }
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Export, check and time; returns the JSON record."""
+def run(args: argparse.Namespace, batches: list[int]) -> dict:
+    """Export, check and time at each batch size; returns the JSON record."""
     import onnxruntime as ort
 
     from attnkit.export import export_onnx, max_abs_diff, require_onnx
 
     require_onnx()
-    batches = [int(b) for b in args.batches.split(",")]
     net = _network(args)
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:
@@ -184,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = datetime.now()
     try:
-        record = run(args)
+        record = run(args, batches)
     except AttnkitError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

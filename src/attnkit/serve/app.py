@@ -11,7 +11,8 @@ Example:
     $ attnkit serve --model ~/.cache/attnkit/runs/demo --port 8000
     $ curl -s localhost:8000/api/translate -H 'content-type: application/json' \\
         -d '{"text": "Dios es amor."}'
-    {"translation": "God is love.", "score": -0.41, "source_tokens": [...], ...}
+    {"translation": "...", "score": ..., "source_tokens": [...], "target_tokens": [...],
+     "attention": [[...], ...]}
 """
 
 from __future__ import annotations

@@ -412,8 +412,7 @@ class PixelClassifier(torch.nn.Module):
         self.model = model
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        # (N, 1, 28, 28) pixels in [0, 1] -> (N, K) logits
-        return self.model((images - fashion_mnist.MEAN) / fashion_mnist.STD)
+        return self.model(normalize(images))  # (N, 1, 28, 28) pixels in [0, 1] -> (N, K)
 
 
 def export_onnx(model_dir: str | Path, out: str | Path, *, check_images: int = 64) -> dict:
