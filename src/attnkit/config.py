@@ -89,10 +89,25 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     raise AttnkitError(f"{where}: expected {tname}, got {value!r}")
 
 
-def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
-    """Build dataclass ``cls`` from a mapping, recursively; unknown keys raise AttnkitError."""
+def _defaults(cls: type[T]) -> T | None:
+    """``cls()`` when every field has a default, else None."""
+    try:
+        return cls()
+    except TypeError:
+        return None
+
+
+def from_dict(cls: type[T], data: dict[str, Any], where: str = "", base: T | None = None) -> T:
+    """Build dataclass ``cls`` from a mapping, recursively; unknown keys raise AttnkitError.
+
+    Keys missing from ``data`` keep their value in ``base`` (default: ``cls()``): a nested
+    section given in part keeps the *task's* defaults for the rest, not those of the
+    section's class (``train: {epochs: 2}`` keeps translate's ``train.metric: bleu``).
+    """
     if not isinstance(data, dict):
         raise AttnkitError(f"{where or 'config'}: expected a mapping, got {data!r}")
+    if base is None:
+        base = _defaults(cls)
     types_ = _field_types(cls)
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
@@ -103,10 +118,14 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
             )
         sub = _nested_dataclass(types_[key])
         if sub is not None and isinstance(value, dict):
-            kwargs[key] = from_dict(sub, value, path)
+            inner = getattr(base, key, None) if base is not None else None
+            kwargs[key] = from_dict(sub, value, path, inner if isinstance(inner, sub) else None)
         else:
             kwargs[key] = _coerce(value, types_[key], path)
-    return cls(**kwargs)
+    try:
+        return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise AttnkitError(f"{where or 'config'}: {e}") from None
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from attnkit.data.text import atomic_write
 from attnkit.errors import AttnkitError
+from attnkit.fileio import atomic_write
 
 
 def _require(module: str):

@@ -6,9 +6,9 @@ Two tokenizers with one interface (:class:`Tokenizer`):
   sentencepiece from an iterator of sentences.
 - :class:`WordTokenizer`: words and punctuation marks, a frequency cut-off, saved as JSON.
 
-Both reserve the same special ids: ``PAD_ID = 0``, ``UNK_ID = 1``, ``BOS_ID = 2``,
-``EOS_ID = 3``. ``encode`` never adds BOS/EOS unless asked and maps anything it does not
-know (an unseen character or word) to ``UNK_ID``; it never fails on odd input.
+Both reserve the special ids of :mod:`attnkit.specials` (``PAD_ID = 0``, ``UNK_ID = 1``,
+``BOS_ID = 2``, ``EOS_ID = 3``). ``encode`` never adds BOS/EOS unless asked and maps anything
+it does not know (an unseen character or word) to ``UNK_ID``; it never fails on odd input.
 ``decode`` drops PAD/BOS/EOS.
 
 A parallel corpus on disk is one file per split and language, one sentence a line,
@@ -26,15 +26,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from attnkit.errors import AttnkitError
+from attnkit.fileio import atomic_write
+from attnkit.specials import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID
 
 __all__ = [
     "BOS_ID",
@@ -46,7 +46,6 @@ __all__ = [
     "SentencePieceTokenizer",
     "Tokenizer",
     "WordTokenizer",
-    "atomic_write",
     "build_tokenizers",
     "hash_split",
     "load_tokenizer",
@@ -55,8 +54,6 @@ __all__ = [
     "write_parallel",
 ]
 
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
-SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>")
 SPLITS = ("train", "dev", "test")
 
 
@@ -103,19 +100,6 @@ def _with_specials(ids: list[int], add_bos: bool, add_eos: bool) -> list[int]:
     if add_eos:
         ids = [*ids, EOS_ID]
     return ids
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- sentencepiece

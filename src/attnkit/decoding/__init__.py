@@ -17,7 +17,7 @@ Example:
 """
 
 from attnkit.decoding.beam import beam_search
-from attnkit.decoding.greedy import greedy_search, max_lengths
+from attnkit.decoding.greedy import check_inputs, greedy_search, max_lengths
 from attnkit.decoding.interface import Hypotheses, Hypothesis, StepDecoder
 from attnkit.decoding.penalties import block_repeated_ngrams, gnmt_length_penalty
 
@@ -27,6 +27,7 @@ __all__ = [
     "StepDecoder",
     "beam_search",
     "block_repeated_ngrams",
+    "check_inputs",
     "gnmt_length_penalty",
     "greedy_search",
     "max_lengths",

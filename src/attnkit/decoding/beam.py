@@ -16,9 +16,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from attnkit.decoding.greedy import _check_inputs, max_lengths
+from attnkit.decoding.greedy import check_inputs, max_lengths
 from attnkit.decoding.interface import Hypotheses, Hypothesis, StepDecoder
 from attnkit.decoding.penalties import block_repeated_ngrams, gnmt_length_penalty
+from attnkit.specials import BOS_ID, EOS_ID
 
 
 @torch.no_grad()
@@ -33,8 +34,8 @@ def beam_search(
     alpha: float = 0.0,
     n_best: int = 1,
     no_repeat_ngram_size: int = 0,
-    bos_id: int = 2,
-    eos_id: int = 3,
+    bos_id: int = BOS_ID,
+    eos_id: int = EOS_ID,
 ) -> Hypotheses:
     """Beam search for a batch of sentences. ``beam_size=1`` gives exactly greedy search.
 
@@ -67,7 +68,7 @@ def beam_search(
         >>> len(hyps[0]), hyps[0][0].score >= hyps[0][1].score
         (2, True)
     """
-    _check_inputs(src, src_lengths)
+    check_inputs(src, src_lengths)
     if beam_size < 1:
         raise ValueError(f"beam_size must be >= 1, got {beam_size}")
     if not 1 <= n_best <= beam_size:

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from attnkit.decoding.interface import Hypotheses, Hypothesis, StepDecoder
+from attnkit.specials import BOS_ID, EOS_ID
 
 
 def max_lengths(src_lengths: Tensor, max_len: int | None, max_len_ratio: float | None) -> list[int]:
@@ -31,7 +32,8 @@ def max_lengths(src_lengths: Tensor, max_len: int | None, max_len_ratio: float |
     return limits
 
 
-def _check_inputs(src: Tensor, src_lengths: Tensor) -> None:
+def check_inputs(src: Tensor, src_lengths: Tensor) -> None:
+    """Raise ``ValueError`` unless ``src`` is ``(B, Ls)``, B >= 1, and ``src_lengths`` ``(B,)``."""
     if src.dim() != 2 or src_lengths.shape != src.shape[:1]:
         raise ValueError(
             f"src must be (B, Ls) and src_lengths (B,), got {tuple(src.shape)} and "
@@ -49,8 +51,8 @@ def greedy_search(
     *,
     max_len: int | None = None,
     max_len_ratio: float | None = None,
-    bos_id: int = 2,
-    eos_id: int = 3,
+    bos_id: int = BOS_ID,
+    eos_id: int = EOS_ID,
 ) -> Hypotheses:
     """Pick the most probable token at every step, for all sentences at once.
 
@@ -68,7 +70,7 @@ def greedy_search(
     Returns:
         :class:`Hypotheses` with one hypothesis per sentence (score = log_prob).
     """
-    _check_inputs(src, src_lengths)
+    check_inputs(src, src_lengths)
     limits = max_lengths(src_lengths, max_len, max_len_ratio)
     B = src.size(0)
     enc = model.encode(src, src_lengths)

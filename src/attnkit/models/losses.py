@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-PAD_ID = 0
+from attnkit.specials import PAD_ID
 
 
 def label_smoothed_cross_entropy(

@@ -1,0 +1,65 @@
+"""Files written all at once and JSON read with a clear error: the two I/O habits of attnkit.
+
+A file that a crash could leave half-written (a checkpoint, a vocabulary, an exported model,
+a benchmark result) is written to a temporary file beside it and renamed into place, so a
+reader sees either the old file or the new one, never a mix.
+
+Example:
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "result.json"
+    >>> write_json(path, {"bleu": 36.9})
+    >>> read_json(path, "benchmark result")["bleu"]
+    36.9
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from attnkit.errors import AttnkitError
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> None:
+    """Write ``data`` (bytes, or text as UTF-8) to ``path`` through a temporary file + rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented UTF-8 JSON, atomically (floats that numpy made are fine)."""
+    atomic_write(path, json.dumps(obj, indent=1, ensure_ascii=False, default=float) + "\n")
+
+
+def read_json(path: str | Path, what: str = "file") -> Any:
+    """Parse the JSON file ``path``.
+
+    Args:
+        path: the file.
+        what: what the file is, for the message (``"run metadata"``, ``"vocabulary"``).
+
+    Raises:
+        AttnkitError: the file is missing, unreadable or not valid JSON (naming the file).
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AttnkitError(f"{what} missing: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AttnkitError(f"{what} {path} is corrupt: {e}") from None
+
+
+__all__ = ["atomic_write", "read_json", "write_json"]
