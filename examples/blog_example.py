@@ -36,14 +36,15 @@ tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]  # (B, Lt): the decoder's input and wh
 
 model = Seq2Seq(
     Seq2SeqConfig(
-        src_vocab=src_tok.vocab_size,
-        tgt_vocab=tgt_tok.vocab_size,
         emb_dim=32,
         hidden_dim=64,
         attention="bahdanau",
         self_attention_heads=4,  # the self-attention layer between encoder and decoder
         dropout=0.0,
-    )
+        tie_embeddings=False,  # two vocabularies: English in, French out
+    ),
+    src_vocab=src_tok.vocab_size,
+    tgt_vocab=tgt_tok.vocab_size,
 )
 optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
 for _step in range(150):

@@ -201,14 +201,15 @@ def seq2seq():
     torch.manual_seed(0)
     model = Seq2Seq(
         Seq2SeqConfig(
-            src_vocab=20,
-            tgt_vocab=15,
             emb_dim=16,
             hidden_dim=32,
             rnn="lstm",
             self_attention_heads=2,
             dropout=0.0,
-        )
+            tie_embeddings=False,
+        ),
+        src_vocab=20,
+        tgt_vocab=15,
     )
     # sharpen the output distribution so that search has something to find
     with torch.no_grad():

@@ -25,9 +25,9 @@ V_SRC, V_TGT = 23, 19
 
 
 def tiny(**kw) -> Seq2Seq:
-    cfg = dict(src_vocab=V_SRC, tgt_vocab=V_TGT, emb_dim=12, hidden_dim=16, dropout=0.0)
+    cfg = dict(emb_dim=12, hidden_dim=16, dropout=0.0, tie_embeddings=False)
     cfg.update(kw)
-    return Seq2Seq(Seq2SeqConfig(**cfg))
+    return Seq2Seq(Seq2SeqConfig(**cfg), src_vocab=V_SRC, tgt_vocab=V_TGT)
 
 
 def batch(B: int = 3, Ls: int = 7, Lt: int = 5, seed: int = 0):
@@ -42,13 +42,15 @@ def batch(B: int = 3, Ls: int = 7, Lt: int = 5, seed: int = 0):
 
 def test_config_rejects_unknown_names():
     with pytest.raises(ValueError, match="bahdanau, luong_dot"):
-        Seq2SeqConfig(src_vocab=5, tgt_vocab=5, attention="nope")
+        Seq2SeqConfig(attention="nope")
     with pytest.raises(ValueError, match="gru, lstm"):
-        Seq2SeqConfig(src_vocab=5, tgt_vocab=5, rnn="rnn")
+        Seq2SeqConfig(rnn="rnn")
     with pytest.raises(ValueError, match="even"):
-        Seq2SeqConfig(src_vocab=5, tgt_vocab=5, hidden_dim=7)
+        Seq2SeqConfig(hidden_dim=7)
     with pytest.raises(ValueError, match="self_attention_heads"):
-        Seq2SeqConfig(src_vocab=5, tgt_vocab=5, hidden_dim=16, self_attention_heads=3)
+        Seq2SeqConfig(hidden_dim=16, self_attention_heads=3)
+    with pytest.raises(ValueError, match="tgt_vocab must be >= 1"):
+        Seq2Seq(Seq2SeqConfig(), src_vocab=5, tgt_vocab=0)
 
 
 @pytest.mark.parametrize("heads", [0, 2])
@@ -211,7 +213,9 @@ def test_learns_to_reverse_digit_strings():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = Seq2Seq(
-        Seq2SeqConfig(src_vocab=14, tgt_vocab=14, emb_dim=32, hidden_dim=64, dropout=0.0)
+        Seq2SeqConfig(emb_dim=32, hidden_dim=64, dropout=0.0, tie_embeddings=False),
+        src_vocab=14,
+        tgt_vocab=14,
     )
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(1)

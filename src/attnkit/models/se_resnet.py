@@ -287,135 +287,81 @@ class SEResNet(nn.Module):
         return (logits, weights) if return_channel_weights else logits
 
 
-def build(config: SEResNetConfig) -> SEResNet:
-    """Make a model from its config (the task's checkpoints store this config)."""
-    return SEResNet(config)
+ARCHITECTURES: dict[str, tuple[int, bool]] = {
+    "resnet20": (20, False),
+    "se_resnet20": (20, True),
+    "resnet56": (56, False),
+    "se_resnet56": (56, True),
+}
+"""The named networks: name -> (depth, with SE). ``model.arch`` in the classify config."""
 
 
-def resnet20(
+def create_model(
+    name: str,
     *,
     in_channels: int = 1,
     num_classes: int = 10,
+    reduction: int = 16,
     shortcut: str = "A",
     channels_last: bool = False,
     bf16: bool = False,
 ) -> SEResNet:
+    """The network called ``name`` (see :data:`ARCHITECTURES`), timm's ``create_model`` style.
+
+    Args:
+        name: ``resnet20``, ``se_resnet20``, ``resnet56`` or ``se_resnet56``.
+        in_channels: image channels.
+        num_classes: number of logits K.
+        reduction: SE bottleneck ratio r (ignored without SE).
+        shortcut: ``"A"`` (zero-padding identity) or ``"B"`` (1x1 projection, +2,752 params).
+        channels_last: keep activations in NHWC memory format.
+        bf16: run the forward pass under bfloat16 autocast.
+
+    Raises:
+        ValueError: an unknown name (the valid ones are listed).
+
+    Example:
+        >>> sum(p.numel() for p in create_model("resnet20").parameters())
+        269434
+    """
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}; valid: {', '.join(ARCHITECTURES)}")
+    depth, se = ARCHITECTURES[name]
+    return SEResNet(
+        SEResNetConfig(
+            depth=depth,
+            in_channels=in_channels,
+            num_classes=num_classes,
+            se=se,
+            reduction=reduction,
+            shortcut=shortcut,
+            channels_last=channels_last,
+            bf16=bf16,
+        )
+    )
+
+
+def resnet20(**options) -> SEResNet:
     """ResNet-20 without SE: 269,434 parameters (1 input channel, 10 classes, shortcut A).
 
-    Args:
-        in_channels: image channels.
-        num_classes: number of logits K.
-        shortcut: ``"A"`` (zero-padding identity) or ``"B"`` (1x1 projection, +2,752 params).
-        channels_last: keep activations in NHWC memory format.
-        bf16: run the forward pass under bfloat16 autocast.
+    ``options`` are those of :func:`create_model`.
     """
-    return SEResNet(
-        SEResNetConfig(
-            depth=20,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            se=False,
-            shortcut=shortcut,
-            channels_last=channels_last,
-            bf16=bf16,
-        )
-    )
+    return create_model("resnet20", **options)
 
 
-def se_resnet20(
-    *,
-    in_channels: int = 1,
-    num_classes: int = 10,
-    shortcut: str = "A",
-    channels_last: bool = False,
-    bf16: bool = False,
-) -> SEResNet:
-    """SE-ResNet-20, r = 16: 275,218 parameters (1 input channel, 10 classes, shortcut A).
+def se_resnet20(**options) -> SEResNet:
+    """SE-ResNet-20: 275,218 parameters (1 input channel, 10 classes, shortcut A, r = 16).
 
-    Args:
-        in_channels: image channels.
-        num_classes: number of logits K.
-        shortcut: ``"A"`` (zero-padding identity) or ``"B"`` (1x1 projection, +2,752 params).
-        channels_last: keep activations in NHWC memory format.
-        bf16: run the forward pass under bfloat16 autocast.
+    ``options`` are those of :func:`create_model`.
     """
-    return SEResNet(
-        SEResNetConfig(
-            depth=20,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            se=True,
-            shortcut=shortcut,
-            channels_last=channels_last,
-            bf16=bf16,
-        )
-    )
+    return create_model("se_resnet20", **options)
 
 
-def resnet56(
-    *,
-    in_channels: int = 1,
-    num_classes: int = 10,
-    shortcut: str = "A",
-    channels_last: bool = False,
-    bf16: bool = False,
-) -> SEResNet:
-    """ResNet-56 without SE: 852,730 parameters (1 input channel, 10 classes, shortcut A).
-
-    Args:
-        in_channels: image channels.
-        num_classes: number of logits K.
-        shortcut: ``"A"`` (zero-padding identity) or ``"B"`` (1x1 projection, +2,752 params).
-        channels_last: keep activations in NHWC memory format.
-        bf16: run the forward pass under bfloat16 autocast.
-    """
-    return SEResNet(
-        SEResNetConfig(
-            depth=56,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            se=False,
-            shortcut=shortcut,
-            channels_last=channels_last,
-            bf16=bf16,
-        )
-    )
+def resnet56(**options) -> SEResNet:
+    """ResNet-56 without SE: 852,730 parameters. ``options``: see :func:`create_model`."""
+    return create_model("resnet56", **options)
 
 
-def se_resnet56(
-    *,
-    in_channels: int = 1,
-    num_classes: int = 10,
-    shortcut: str = "A",
-    channels_last: bool = False,
-    bf16: bool = False,
-) -> SEResNet:
-    """SE-ResNet-56, r = 16: 870,082 parameters (1 input channel, 10 classes, shortcut A).
-
-    Args:
-        in_channels: image channels.
-        num_classes: number of logits K.
-        shortcut: ``"A"`` (zero-padding identity) or ``"B"`` (1x1 projection, +2,752 params).
-        channels_last: keep activations in NHWC memory format.
-        bf16: run the forward pass under bfloat16 autocast.
-    """
-    return SEResNet(
-        SEResNetConfig(
-            depth=56,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            se=True,
-            shortcut=shortcut,
-            channels_last=channels_last,
-            bf16=bf16,
-        )
-    )
-
-
-BUILDERS = {
-    "resnet20": resnet20,
-    "se_resnet20": se_resnet20,
-    "resnet56": resnet56,
-    "se_resnet56": se_resnet56,
-}
-"""The named builders, for configs: ``model.arch: se_resnet20``."""
+def se_resnet56(**options) -> SEResNet:
+    """SE-ResNet-56: 870,082 parameters. ``options``: see :func:`create_model`."""
+    return create_model("se_resnet56", **options)

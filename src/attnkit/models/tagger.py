@@ -39,9 +39,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnkit.attention import MultiHeadAttention
 from attnkit.models.crf import CRF
-
-PAD = 0  # id of padding in the word and character vocabularies
-UNK = 1  # id of unknown words / characters
+from attnkit.specials import PAD_ID
 
 
 @dataclass
@@ -71,7 +69,7 @@ class CharCNN(nn.Module):
         super().__init__()
         if kernel % 2 != 1:
             raise ValueError(f"char_kernel must be odd, got {kernel}")
-        self.embed = nn.Embedding(num_chars, char_dim, padding_idx=PAD)
+        self.embed = nn.Embedding(num_chars, char_dim, padding_idx=PAD_ID)
         self.conv = nn.Conv1d(char_dim, channels, kernel, padding=kernel // 2)
 
     def forward(self, chars: Tensor) -> Tensor:
@@ -79,7 +77,7 @@ class CharCNN(nn.Module):
         B, L, C = chars.shape
         x = self.embed(chars.reshape(B * L, C)).transpose(1, 2)  # (B*L, char_dim, C)
         h = F.relu(self.conv(x))  # (B*L, channels, C)
-        h = h * (chars.reshape(B * L, 1, C) != PAD)  # padded characters never win the max
+        h = h * (chars.reshape(B * L, 1, C) != PAD_ID)  # padded characters never win the max
         return h.amax(dim=2).reshape(B, L, -1)  # (B, L, channels)
 
 
@@ -137,6 +135,8 @@ class Tagger(nn.Module):
         words: ``(B, L)`` long word ids, PAD = 0 after each sentence's end.
         chars: ``(B, L, C)`` long character ids of each word, PAD = 0.
         mask: ``(B, L)`` bool, True on real words; by default ``words != PAD``.
+        tags: ``(B, L)`` gold tag ids (training); :meth:`forward` then returns the loss, so
+            that a ``DistributedDataParallel`` wrapper sees the whole computation.
     """
 
     def __init__(self, cfg: TaggerConfig, *, num_words: int, num_chars: int, num_tags: int) -> None:
@@ -151,7 +151,7 @@ class Tagger(nn.Module):
                 raise ValueError(f"{name} must be >= 1, got {n}")
         self.cfg = cfg
         self.num_tags = num_tags
-        self.word_embed = nn.Embedding(num_words, cfg.word_dim, padding_idx=PAD)
+        self.word_embed = nn.Embedding(num_words, cfg.word_dim, padding_idx=PAD_ID)
         self.char_cnn = (
             CharCNN(
                 num_chars, char_dim=cfg.char_dim, channels=cfg.char_channels, kernel=cfg.char_kernel
@@ -190,12 +190,14 @@ class Tagger(nn.Module):
         chars: Tensor,
         mask: Tensor | None = None,
         *,
+        tags: Tensor | None = None,
         return_weights: bool = False,
     ) -> Tensor | tuple[Tensor, list[Tensor]]:
         """Emission scores ``(B, L, T)``; with ``return_weights`` also each block's attention
-        weights, a list of ``(B, H, L, L)``."""
+        weights, a list of ``(B, H, L, L)``; with ``tags``, the scalar training loss instead
+        (see :meth:`loss`)."""
         if mask is None:
-            mask = words != PAD
+            mask = words != PAD_ID
         if words.dim() != 2 or chars.dim() != 3 or chars.shape[:2] != words.shape:
             raise ValueError(
                 f"words must be (B, L) and chars (B, L, C); got {tuple(words.shape)} and "
@@ -222,15 +224,17 @@ class Tagger(nn.Module):
             if return_weights:
                 weights.append(w)
         emissions = self.emit(self.norm(x))  # (B, L, T)
+        if tags is not None:
+            return self._loss(emissions, tags, mask)
         return (emissions, weights) if return_weights else emissions
 
     def loss(
         self, words: Tensor, chars: Tensor, tags: Tensor, mask: Tensor | None = None
     ) -> Tensor:
         """Mean negative log-likelihood per real token (CRF) or mean cross-entropy (softmax)."""
-        if mask is None:
-            mask = words != PAD
-        emissions = self(words, chars, mask)
+        return self(words, chars, mask, tags=tags)
+
+    def _loss(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         if self.crf is not None:
             return self.crf(emissions, tags, mask, reduction="token_mean")
         return F.cross_entropy(emissions[mask], tags[mask])
@@ -239,7 +243,7 @@ class Tagger(nn.Module):
     def decode(self, words: Tensor, chars: Tensor, mask: Tensor | None = None) -> list[list[int]]:
         """Best tag ids per sentence (Viterbi with the CRF, per-token argmax without)."""
         if mask is None:
-            mask = words != PAD
+            mask = words != PAD_ID
         emissions = self(words, chars, mask)
         if self.crf is not None:
             return self.crf.decode(emissions, mask)
