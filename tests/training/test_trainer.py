@@ -125,3 +125,74 @@ def test_bf16_auto_follows_the_hardware():
     assert resolve_bf16(True, cpu) is True and resolve_bf16(False, cpu) is False
     expected = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     assert resolve_bf16("auto", cpu) is bf16_is_fast(cpu) is expected
+
+
+def test_accumulating_two_batches_equals_one_merged_batch(tmp_path):
+    """accumulate=2 over batches of 8 = one step on the 16 examples (the loss is a mean)."""
+
+    def halves(epoch):
+        return [b[i : i + 4] for b in batches(epoch) for i in (0, 4)]
+
+    def make_with(run_dir, batch_fn, **cfg):
+        cfg = TrainConfig(epochs=2, lr=0.05, progress=False, **cfg)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+        torch.manual_seed(0)
+        for p in model.parameters():
+            torch.nn.init.normal_(p, std=0.3)
+        return Trainer(model, cfg, run_dir, loss_fn=loss_fn, batches=batch_fn)
+
+    merged = make_with(tmp_path / "merged", batches)
+    merged.fit()
+    accumulated = make_with(tmp_path / "acc", halves, accumulate=2)
+    out = accumulated.fit()
+    assert out["steps"] == merged.state["step"] == 24
+    for a, b in zip(merged.model.parameters(), accumulated.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _slow_loss(seconds):
+    import time
+
+    def loss(model, batch):
+        time.sleep(seconds)
+        return loss_fn(model, batch)
+
+    return loss
+
+
+def _lrs(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        return {
+            int(r["step"]): float(r["value"])
+            for r in csv.DictReader(f)
+            if r["split"] == "train" and r["name"] == "lr"
+        }
+
+
+def test_a_time_budget_becomes_a_stored_plan_that_resume_follows(tmp_path):
+    """The budget is turned into steps once (2% in); resuming on a slower machine keeps the
+    plan: the learning rate at step s stays cosine(s / planned) and the run ends at the plan."""
+    import math
+
+    budget = dict(budget_minutes=0.02, epochs=100, schedule="cosine")  # 1.2 s
+    calls = {"n": 0}
+
+    def interrupting(model, batch):
+        calls["n"] += 1
+        if calls["n"] == 40:
+            raise KeyboardInterrupt
+        return _slow_loss(0.01)(model, batch)
+
+    with pytest.raises(KeyboardInterrupt):
+        make(tmp_path, loss=interrupting, **budget).fit()
+    cut = make(tmp_path, resume=True, loss=_slow_loss(0.012), **budget)
+    planned = cut.state["planned_steps"]
+    assert planned is not None and cut.state["step"] == 39 < planned
+    out = cut.fit()
+    assert out["steps"] == out["planned_steps"] == planned
+    lrs = _lrs(tmp_path)
+    after_plan = [s for s in lrs if s > 10]
+    assert len(after_plan) > 20
+    for s in after_plan:  # the lr of step s was set before it, at progress (s - 1) / planned
+        want = 0.01 * 0.5 * (1 + math.cos(math.pi * (s - 1) / planned))
+        assert lrs[s] == pytest.approx(want, rel=1e-5)  # metrics.csv keeps 6 digits

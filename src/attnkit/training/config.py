@@ -1,4 +1,4 @@
-"""The training hyperparameters every task shares."""
+"""The training hyperparameters every task shares, where it runs included."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Literal
 
 @dataclass
 class TrainConfig:
-    """Optimisation, schedule, evaluation and stopping settings for :class:`Trainer`.
+    """Optimisation, schedule, evaluation, stopping and placement settings for :class:`Trainer`.
 
     Example:
         >>> TrainConfig(lr=3e-4, epochs=2).schedule
@@ -17,7 +17,7 @@ class TrainConfig:
 
     epochs: int = 10  # passes over the training batches
     max_steps: int | None = None  # stop after this many optimizer steps (None: epochs decide)
-    budget_minutes: float | None = None  # stop after this much wall-clock training time
+    budget_minutes: float | None = None  # stop after about this much training time (see below)
     lr: float = 1e-3  # peak learning rate
     weight_decay: float = 0.0  # decoupled weight decay (AdamW) / L2 (SGD)
     optimizer: Literal["adamw", "sgd"] = "adamw"
@@ -27,6 +27,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.0  # cosine/linear decay floor, as a fraction of lr
     plateau_factor: float = 0.5  # plateau: multiply lr by this when the metric stalls
     grad_clip: float | None = 1.0  # max global grad norm (None: no clipping)
+    accumulate: int = 1  # batches per optimizer step (gradient accumulation)
     eval_every: int = 0  # evaluate every N steps (0: at the end of each epoch)
     patience: int | None = None  # early stopping: evaluations without improvement
     metric: str = "loss"  # the dev metric that picks the best checkpoint
@@ -36,3 +37,17 @@ class TrainConfig:
     bf16: bool | Literal["auto"] = False  # bfloat16 autocast; "auto": where the hardware has it
     average_last: int = 0  # average the weights of the last N evaluated checkpoints at the end
     progress: bool = True  # show a progress bar
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: this rank's GPU if any, else CPU
+    threads: int | None = None  # torch CPU threads per process (None: torch's default)
+
+    def __post_init__(self) -> None:
+        positive = {"epochs": self.epochs, "accumulate": self.accumulate}
+        for name, value in positive.items():
+            if value < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {value}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"train.max_steps must be >= 1 or null, got {self.max_steps}")
+        if self.budget_minutes is not None and self.budget_minutes <= 0:
+            raise ValueError(f"train.budget_minutes must be > 0 or null, got {self.budget_minutes}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"train.threads must be >= 1 or null, got {self.threads}")

@@ -2,12 +2,28 @@
 
 Tasks plug in three callables instead of subclassing:
 
-* ``loss_fn(model, batch) -> (loss, n_units)``: the scalar to backpropagate and how many
-  tokens/images it covered (for the units/s readout);
+* ``loss_fn(model, batch) -> (loss, n_units)``: the *mean* loss over the ``n_units`` tokens or
+  images of the batch, computed by calling ``model(...)`` (under ``torchrun`` the model is a
+  ``DistributedDataParallel`` wrapper whose forward must run for gradients to be averaged);
 * ``batches(epoch) -> Iterable[batch]``: deterministic given the epoch (seed it with
   ``cfg.seed + epoch`` and a local ``torch.Generator``), so that a resumed run can skip the
-  batches it already consumed;
+  batches it already consumed; a batch is tensors (or dicts / tuples of them) on the CPU,
+  which the Trainer moves to the model's device. A sequence (``len`` and indexing) lets a
+  resumed run or a rank skip batches without building them;
 * ``evaluate(model) -> dict[str, float]``: dev metrics, containing ``cfg.metric``.
+
+One optimizer step takes ``cfg.accumulate`` batches on each of the WORLD_SIZE processes, and
+its gradient is that of the mean loss over all their units, however they are spread: two
+ranks give the same model as one process accumulating their two batches.
+
+Randomness: the global generators run on from the seed the model was built with; their
+state is saved with ``last/`` (every rank's, under torchrun), so a resumed run draws what the
+uninterrupted one drew. Ranks other than 0 start from their own seed, so dropout differs
+between ranks (DDP has already given every rank rank 0's initial weights).
+
+A time budget (``budget_minutes``) is turned into a number of steps once the step rate has
+been measured (after 2% of the budget), and that plan is stored with the run: the learning
+rate then follows the step, so ``resume`` continues the same schedule on any machine.
 
 Example:
     >>> import tempfile, torch
@@ -27,14 +43,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import itertools
 import json
 import math
-import os
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +59,51 @@ from tqdm import tqdm
 from attnkit.errors import AttnkitError
 from attnkit.training.checkpoint import (
     average_states,
+    load_into,
     load_trainer_state,
     save_model,
     save_trainer_state,
 )
 from attnkit.training.config import TrainConfig
+from attnkit.training.distributed import DistEnv
 from attnkit.training.schedule import lr_factor
 
 LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, int]]
 BatchFn = Callable[[int], Iterable[Any]]
 EvalFn = Callable[[torch.nn.Module], dict[str, float]]
 
+CALIBRATE_AFTER = 0.02  # share of a time budget spent measuring the step rate
+BUDGET_OVERRUN = 1.5  # a planned run still stops at this multiple of its time budget
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python's and torch's global generators (model init, dropout)."""
     random.seed(seed)
     torch.manual_seed(seed)
+
+
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """A seed for rank ``rank`` at step ``step`` of a run seeded ``seed`` (a 63-bit mix).
+
+    Example:
+        >>> step_seed(0, 0, 5) != step_seed(0, 1, 5) != step_seed(0, 0, 6)
+        True
+    """
+    mixed = (seed * 0x9E3779B97F4A7C15 + rank * 0xC2B2AE3D27D4EB4F + step * 0x165667B19E3779F9) & (
+        2**64 - 1
+    )
+    return mixed >> 1
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """``batch`` with every tensor inside (dicts, lists, tuples) moved to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, list | tuple):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
 
 
 def bf16_is_fast(device: torch.device) -> bool:
@@ -81,11 +124,6 @@ def bf16_is_fast(device: torch.device) -> bool:
 def resolve_bf16(setting: bool | str, device: torch.device) -> bool:
     """``TrainConfig.bf16`` as a bool: ``"auto"`` means :func:`bf16_is_fast`."""
     return bf16_is_fast(device) if setting == "auto" else bool(setting)
-
-
-def default_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class MetricsLog:
@@ -116,7 +154,7 @@ class Trainer:
         model: the model (already on its device).
         cfg: the training settings.
         run_dir: where ``best/``, ``last/``, ``metrics.csv`` and ``curves.png`` go.
-        loss_fn: ``(model, batch) -> (loss, n_units)``.
+        loss_fn: ``(model, batch) -> (mean loss, n_units)``.
         batches: ``epoch -> iterable of batches``, deterministic per epoch.
         evaluate: ``model -> dev metrics``; None evaluates nothing (best = last).
         unit: the unit of ``n_units`` for the progress bar ("tok", "img", "sent").
@@ -142,9 +180,8 @@ class Trainer:
         self.loss_fn, self.batches, self.evaluate_fn = loss_fn, batches, evaluate
         self.unit = unit
         self.meta = dict(meta or {})
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.is_main = self.rank == 0
+        self.env = DistEnv.from_environ()
+        self.world, self.rank, self.is_main = self.env.world_size, self.env.rank, self.env.is_main
         self.model = model
         self.device = next(model.parameters()).device
         self.bf16 = resolve_bf16(cfg.bf16, self.device)
@@ -153,7 +190,7 @@ class Trainer:
         self.state: dict[str, Any] = {
             "step": 0,
             "epoch": 0,
-            "batch_in_epoch": 0,
+            "batch_in_epoch": 0,  # optimizer steps taken in the current epoch
             "best": None,
             "bad_evals": 0,
             "plateau_scale": 1.0,
@@ -161,6 +198,8 @@ class Trainer:
             "units": 0,
             "window_loss": 0.0,  # sum of step losses since the last metrics.csv row
             "window_steps": 0,
+            "planned_steps": None,  # a time budget converted into steps (see the module doc)
+            "rate_mark": None,  # (step, elapsed) where the step rate is measured from
             "snapshots": [],
             "summary": {},
         }
@@ -171,14 +210,20 @@ class Trainer:
         self.log = MetricsLog(self.run_dir / "metrics.csv", enabled=self.is_main)
         if resume:
             self._resume()
+        elif self.rank > 0:
+            self._reseed(step=0)
+
+    def _reseed(self, step: int) -> None:
+        seed = step_seed(self.cfg.seed, self.rank, step)
+        torch.manual_seed(seed)
+        random.seed(seed)
 
     # ----- setup -----------------------------------------------------------------------------
     def _maybe_ddp(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.world <= 1:
             return model
         if not dist.is_initialized():
-            backend = "nccl" if self.device.type == "cuda" else "gloo"
-            dist.init_process_group(backend)
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
         ids = [self.device.index] if self.device.type == "cuda" else None
         return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
@@ -199,24 +244,40 @@ class Trainer:
         last = self.run_dir / "last"
         if not last.is_dir():
             raise AttnkitError(f"nothing to resume: no checkpoint at {last}")
-        from attnkit.training.checkpoint import load_into
-
         load_into(self.model, last)
         saved = load_trainer_state(last)
         self.optimizer.load_state_dict(saved.pop("optimizer"))
-        torch.set_rng_state(saved.pop("torch_rng"))
-        random.setstate(saved.pop("python_rng"))
+        states = saved.pop("rng", None)
+        if states is None and "torch_rng" in saved:  # a run saved by attnkit before 0.2
+            states = [{"torch": saved.pop("torch_rng"), "python": saved.pop("python_rng")}]
         self.state.update(saved)
+        if states is not None and self.rank < len(states):
+            torch.set_rng_state(states[self.rank]["torch"])
+            random.setstate(states[self.rank]["python"])
+        else:  # this rank's state was not saved (an interrupt under torchrun): a fresh stream
+            self._reseed(step=self.state["step"])
 
     # ----- checkpoints ------------------------------------------------------------------------
-    def save_last(self, rng: torch.Tensor | None = None, py_rng: Any = None) -> None:
-        """Write ``run_dir/last`` with everything needed to resume exactly."""
+    @staticmethod
+    def _rng_state() -> dict[str, Any]:
+        return {"torch": torch.get_rng_state(), "python": random.getstate()}
+
+    def save_last(self, rng: list[dict[str, Any]] | None = None) -> None:
+        """Write ``run_dir/last`` with everything needed to resume exactly.
+
+        Collective under torchrun (every rank's generator state is gathered) unless ``rng``
+        (the generator states to store) is given.
+        """
+        if rng is None:
+            rng = [self._rng_state()]
+            if self.world > 1:
+                rng = [None] * self.world
+                dist.all_gather_object(rng, self._rng_state())
         if not self.is_main:
             return
         state = dict(self.state)
         state["optimizer"] = self.optimizer.state_dict()
-        state["torch_rng"] = torch.get_rng_state() if rng is None else rng
-        state["python_rng"] = random.getstate() if py_rng is None else py_rng
+        state["rng"] = rng
         save_trainer_state(self.run_dir / "last", self.model, self.meta, state)
 
     def _improved(self, value: float) -> bool:
@@ -279,57 +340,133 @@ class Trainer:
             save_model(self.run_dir / "best", self.model, meta)
         self.model.load_state_dict(backup)
 
-    # ----- the loop ----------------------------------------------------------------------------
-    def _progress(self, steps_per_epoch: int | None) -> float:
-        st, cfg = self.state, self.cfg
-        fractions = []
+    # ----- how long ----------------------------------------------------------------------------
+    def _step_limit(self, steps_per_epoch: int | None) -> float:
+        """The steps this run will take at most, from max_steps, epochs and the budget plan."""
+        cfg, st = self.cfg, self.state
+        limits = [math.inf]
         if cfg.max_steps:
-            fractions.append(st["step"] / cfg.max_steps)
-        elif steps_per_epoch:
-            fractions.append(st["step"] / (steps_per_epoch * cfg.epochs))
-        if cfg.budget_minutes:
-            fractions.append(st["elapsed"] / (cfg.budget_minutes * 60))
-        return max(fractions, default=0.0)
+            limits.append(cfg.max_steps)
+        if steps_per_epoch:
+            limits.append(steps_per_epoch * cfg.epochs)
+        if st["planned_steps"]:
+            limits.append(st["planned_steps"])
+        return min(limits)
 
-    def _out_of_budget(self) -> bool:
+    def _progress(self, steps_per_epoch: int | None) -> float:
+        """Fraction of the run done, for the decaying schedules."""
         st, cfg = self.state, self.cfg
-        over = bool(
-            (cfg.max_steps is not None and st["step"] >= cfg.max_steps)
-            or (cfg.budget_minutes is not None and st["elapsed"] >= cfg.budget_minutes * 60)
-        )
-        if self.world > 1:  # every rank must stop at the same step
-            flag = torch.tensor([float(over)], device=self.device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            over = bool(flag.item())
+        limit = self._step_limit(steps_per_epoch)
+        if cfg.budget_minutes and st["planned_steps"] is None:  # still measuring the rate
+            by_time = st["elapsed"] / (cfg.budget_minutes * 60)
+            return max(by_time, st["step"] / limit if math.isfinite(limit) else 0.0)
+        return st["step"] / limit if math.isfinite(limit) else 0.0
+
+    def _plan_budget(self) -> None:
+        """Once 2% of the budget is spent, turn the rest into steps at the measured rate."""
+        st, cfg = self.state, self.cfg
+        if not cfg.budget_minutes or st["planned_steps"] is not None:
+            return
+        budget = cfg.budget_minutes * 60
+        if st["rate_mark"] is None:
+            if st["step"] >= 2:  # the first steps pay for warm-up allocations: skip them
+                st["rate_mark"] = (st["step"], st["elapsed"])
+            return
+        mark_step, mark_time = st["rate_mark"]
+        if st["elapsed"] < CALIBRATE_AFTER * budget or st["step"] - mark_step < 3:
+            return
+        rate = (st["step"] - mark_step) / max(st["elapsed"] - mark_time, 1e-9)  # steps/s
+        st["planned_steps"] = st["step"] + max(1, int(rate * (budget - st["elapsed"])))
+
+    def _out_of_budget(self, steps_per_epoch: int | None) -> bool:
+        st, cfg = self.state, self.cfg
+        over = st["step"] >= self._step_limit(steps_per_epoch)
+        if cfg.budget_minutes is not None:
+            budget = cfg.budget_minutes * 60
+            cap = BUDGET_OVERRUN * budget if st["planned_steps"] else budget
+            over = over or st["elapsed"] >= cap
         return over
 
-    def _shard(self, batches: Iterable[Any]) -> Iterable[Any]:
-        if self.world <= 1:
-            return batches
-        return itertools.islice(batches, self.rank, None, self.world)
+    def _sync_elapsed(self) -> None:
+        """Every rank takes the slowest rank's clock, so all make the same decisions."""
+        if self.world > 1:
+            t = torch.tensor([self.state["elapsed"]], dtype=torch.float64, device=self.device)
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            self.state["elapsed"] = t.item()
 
-    def _train_step(self, batch: Any, progress: float) -> tuple[float, int]:
-        cfg = self.cfg
+    # ----- the loop ----------------------------------------------------------------------------
+    def _per_step(self) -> int:
+        return self.world * self.cfg.accumulate
+
+    def _steps_in(self, epoch_batches: Iterable[Any]) -> int | None:
+        n = len(epoch_batches) if hasattr(epoch_batches, "__len__") else None
+        return None if n is None else n // self._per_step()
+
+    def _step_batches(self, epoch_batches: Iterable[Any], skip: int) -> Iterator[list[Any]]:
+        """This rank's batches for each remaining step of the epoch.
+
+        Step ``s`` uses the epoch's batches ``s*P .. s*P + P - 1`` (P = world x accumulate);
+        rank ``r`` takes those at ``s*P + m*world + r`` for ``m < accumulate``. A partial
+        last group is dropped, on every rank alike.
+        """
+        W, A, per = self.world, self.cfg.accumulate, self._per_step()
+        if hasattr(epoch_batches, "__getitem__") and hasattr(epoch_batches, "__len__"):
+            for s in range(skip, len(epoch_batches) // per):
+                yield [epoch_batches[s * per + m * W + self.rank] for m in range(A)]
+            return
+        group: list[Any] = []
+        for i, batch in enumerate(epoch_batches):
+            s, pos = divmod(i, per)
+            if s < skip:
+                continue
+            if pos % W == self.rank:
+                group.append(batch)
+            if pos == per - 1:
+                yield group
+                group = []
+
+    def _train_step(self, micro_batches: list[Any], progress: float) -> tuple[float, int]:
+        cfg, st = self.cfg, self.state
         for group in self.optimizer.param_groups:
-            group["lr"] = (
-                cfg.lr
-                * lr_factor(cfg, self.state["step"], progress)
-                * (self.state["plateau_scale"])
-            )
+            group["lr"] = cfg.lr * lr_factor(cfg, st["step"], progress) * st["plateau_scale"]
         self.optimizer.zero_grad(set_to_none=True)
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
-        with autocast:
-            loss, n_units = self.loss_fn(self.train_model, batch)
-        if not torch.isfinite(loss):
-            raise AttnkitError(
-                f"training diverged at step {self.state['step']} (loss {loss.item()}); "
-                "lower train.lr or enable train.grad_clip"
+        pooled = self.world > 1 or len(micro_batches) > 1
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        units = 0
+        for i, batch in enumerate(micro_batches):
+            last = i == len(micro_batches) - 1
+            no_sync = self.world > 1 and not last
+            sync = self.train_model.no_sync() if no_sync else contextlib.nullcontext()
+            with sync:
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                    loss, n = self.loss_fn(self.train_model, to_device(batch, self.device))
+                n = int(n)
+                if not torch.isfinite(loss):
+                    raise AttnkitError(
+                        f"training diverged at step {st['step']} (loss {loss.item()}); "
+                        "lower train.lr or enable train.grad_clip"
+                    )
+                # pooled: backpropagate the summed loss, then divide by the global unit count
+                (loss * n if pooled else loss).backward()
+            loss_sum += loss.detach().double() * n
+            units += n
+        if pooled:
+            totals = torch.stack(
+                [loss_sum, torch.tensor(float(units), device=self.device).double()]
             )
-        loss.backward()
+            if self.world > 1:
+                dist.all_reduce(totals)  # DDP averaged the gradients over ranks: undo, then /N
+            loss_sum, units_all = totals[0], max(int(totals[1].item()), 1)
+            scale = self.world / units_all
+            for p in self.model.parameters():
+                if p.grad is not None:
+                    p.grad.mul_(scale)
+        else:
+            units_all = max(units, 1)
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
-        return loss.item(), int(n_units)
+        return (loss_sum / units_all).item(), units_all
 
     def fit(self) -> dict[str, float]:
         """Train until epochs, max_steps, the time budget or early stopping say stop.
@@ -351,11 +488,7 @@ class Trainer:
         last_eval_step = st["step"] if st["step"] else -1
         while st["epoch"] < cfg.epochs and not stop:
             epoch_batches = self.batches(st["epoch"])
-            steps = len(epoch_batches) if hasattr(epoch_batches, "__len__") else None
-            if steps is not None and self.world > 1:
-                steps //= self.world
-            it = itertools.islice(self._shard(epoch_batches), steps)
-            it = itertools.islice(it, st["batch_in_epoch"], None)
+            steps = self._steps_in(epoch_batches)
             bar = tqdm(
                 total=steps,
                 initial=st["batch_in_epoch"],
@@ -367,22 +500,23 @@ class Trainer:
             ema = None
             t0 = time.perf_counter() - st["elapsed"]
             units0, t_units = st["units"], time.perf_counter()
-            for batch in it:
-                if self._out_of_budget():
+            for micro in self._step_batches(epoch_batches, st["batch_in_epoch"]):
+                if self._out_of_budget(steps):
                     stop = True
                     break
-                rng, py_rng = torch.get_rng_state(), random.getstate()
+                rng = self._rng_state()  # as this step starts: what a resumed run restores
                 try:
-                    loss, n = self._train_step(batch, self._progress(steps))
+                    loss, n = self._train_step(micro, self._progress(steps))
                 except KeyboardInterrupt:
-                    st["elapsed"] = time.perf_counter() - t0
-                    self.save_last(rng, py_rng)
+                    self.save_last([rng])  # the last finished step; this rank's generator
                     bar.close()
                     raise
                 st["step"] += 1
                 st["batch_in_epoch"] += 1
-                st["units"] += n * self.world
+                st["units"] += n
                 st["elapsed"] = time.perf_counter() - t0
+                self._sync_elapsed()
+                self._plan_budget()
                 ema = loss if ema is None else 0.98 * ema + 0.02 * loss
                 rate = (st["units"] - units0) / max(time.perf_counter() - t_units, 1e-9)
                 bar.update(1)
@@ -409,6 +543,7 @@ class Trainer:
                     last_eval_step = st["step"]
                     if stop:
                         break
+                    t0 = time.perf_counter() - st["elapsed"]  # evaluation time is not training
             bar.close()
             if stop:
                 break
@@ -432,7 +567,7 @@ class Trainer:
         stop = False
         if self.is_main:
             stop = self._after_eval(self._evaluate())
-            self.save_last()
+        self.save_last()
         if self.world > 1:
             flags = [stop, self.state["plateau_scale"]]
             dist.broadcast_object_list(flags, src=0)
@@ -447,6 +582,8 @@ class Trainer:
             "train_seconds": round(st["elapsed"], 1),
             "units_per_second": round(st["units"] / max(st["elapsed"], 1e-9), 1),
         }
+        if st["planned_steps"]:
+            out["planned_steps"] = st["planned_steps"]
         if st["best"] is not None:
             out[f"best_{self.cfg.metric}"] = st["best"]
         out.update(st["summary"])
