@@ -1,11 +1,17 @@
-"""Shared test setup: one thread per worker (pytest-xdist runs two), fixed seeds."""
+"""Shared test setup (one thread per worker: pytest-xdist runs two; fixed seeds) and the tiny
+trained runs of the tasks on small real or synthetic fixtures."""
 
 import os
+import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from attnkit.config import load_config
+from attnkit.paths import dataset_dir, repo_configs_dir
+from attnkit.tasks import get_task, train
 
 torch.set_num_threads(1)
 
@@ -37,32 +43,6 @@ def fmnist_root(tmp_path_factory):
     return root
 
 
-TINY_TAGGER = [
-    "model.word_dim=8",
-    "model.char_dim=4",
-    "model.char_channels=8",
-    "model.lstm_hidden=8",
-    "model.num_heads=2",
-    "model.ffn_dim=16",
-    "data.min_word_count=1",
-    "data.batch_tokens=40",
-    "train.progress=false",
-]
-
-
-@pytest.fixture
-def tiny_pku(monkeypatch):
-    """The PKU fixture as train = dev = test split; returns overrides for a tiny tagger."""
-    from pathlib import Path
-
-    from attnkit.data import pku
-    from attnkit.tasks import tag
-
-    sents = pku.read_corpus(Path(__file__).parent / "data" / "fixtures" / "pku_sample.txt")
-    monkeypatch.setattr(tag, "_splits", lambda cfg: {"train": sents, "dev": sents, "test": sents})
-    return list(TINY_TAGGER)
-
-
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
@@ -84,3 +64,134 @@ def digits_root(tmp_path_factory):
         fm.write_idx(root / fm.FILES[split][0], images[rows])
         fm.write_idx(root / fm.FILES[split][1], labels[rows])
     return root
+
+
+WORDS = ["uno", "dos", "tres", "cuatro", "cinco", "seis"]
+EN = {"uno": "one", "dos": "two", "tres": "three", "cuatro": "four", "cinco": "five", "seis": "six"}
+PKU_HELDOUT = Path(__file__).parent / "data" / "fixtures" / "pku_heldout.txt"
+
+TINY_TAGGER = [
+    "model.word_dim=32",
+    "model.char_dim=16",
+    "model.char_channels=32",
+    "model.lstm_hidden=32",
+    "model.num_heads=2",
+    "model.ffn_dim=64",
+    "data.min_word_count=1",
+    "data.batch_tokens=200",
+    "train.warmup_steps=0",
+    "train.progress=false",
+]
+
+
+def write_tiny_corpus() -> None:
+    """A word-for-word 'translation' corpus standing in for jupyterlab-fr (src en, tgt fr),
+    written into the current ``$ATTNKIT_HOME``."""
+    rng = random.Random(0)
+    folder = dataset_dir("jupyterlab-fr")
+    folder.mkdir(parents=True)
+    for split, n in (("train", 300), ("dev", 20), ("test", 20)):
+        src, tgt = [], []
+        for _ in range(n):
+            words = [rng.choice(WORDS) for _ in range(rng.randint(2, 5))]
+            src.append(" ".join(words))
+            tgt.append(" ".join(EN[w] for w in words))
+        (folder / f"{split}.en").write_text("\n".join(src) + "\n")
+        (folder / f"{split}.fr").write_text("\n".join(tgt) + "\n")
+
+
+def write_pku_heldout() -> None:
+    """120 real People's Daily paragraphs in 20 documents as the cached ``pku-1998``: its split
+    gives 250 train, 21 dev and 29 test sentences (6,679 / 550 / 744 tokens), no overlap."""
+    folder = dataset_dir("pku-1998")
+    folder.mkdir(parents=True)
+    (folder / "199801.txt").write_bytes(PKU_HELDOUT.read_bytes())
+
+
+@pytest.fixture
+def tiny_corpus():
+    """The tiny word-for-word corpus in this test's cache."""
+    write_tiny_corpus()
+    return dataset_dir("jupyterlab-fr")
+
+
+def tiny_translate_config(**extra):
+    overrides = [
+        "data.corpus=jupyterlab-fr",
+        "data.tokenizer=word",
+        "data.max_tokens=300",
+        "model.emb_dim=32",
+        "model.hidden_dim=64",
+        "train.epochs=12",
+        "train.lr=0.01",
+        "train.eval_every=0",
+        "train.warmup_steps=0",
+        "train.bf16=false",
+        "train.progress=false",
+        "decode.beam_size=2",
+        *[f"{k}={v}" for k, v in extra.items()],
+    ]
+    return load_config(get_task("translate").config_class, None, overrides)
+
+
+def tiny_tag_config(*extra: str):
+    task = get_task("tag")
+    return load_config(
+        task.config_class, repo_configs_dir() / task.default_config, [*TINY_TAGGER, *extra]
+    )
+
+
+@pytest.fixture
+def tiny_config(tiny_corpus):
+    """Config factory for a tiny word-level translator on ``tiny_corpus`` (key=value extras)."""
+    return tiny_translate_config
+
+
+@pytest.fixture
+def tag_config():
+    """Config factory for the tiny tagger (``key=value`` extras)."""
+    return tiny_tag_config
+
+
+@pytest.fixture
+def pku_heldout():
+    """The held-out PKU fixture as this test's cached corpus; returns tiny-tagger overrides."""
+    write_pku_heldout()
+    return list(TINY_TAGGER)
+
+
+@pytest.fixture(scope="module")
+def tiny_translate_run(tmp_path_factory):
+    """The tiny translator, trained once per test module (seconds); (run folder, summary).
+
+    The run folder holds its tokenizers; the cache it was trained from stays set.
+    """
+    home = tmp_path_factory.mktemp("translate_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATTNKIT_HOME", str(home))
+        write_tiny_corpus()
+        run = tmp_path_factory.mktemp("translate") / "run"
+        summary = train("translate", tiny_translate_config(), run)
+    return run, summary, home
+
+
+@pytest.fixture(scope="module")
+def tiny_tag_run(tmp_path_factory):
+    """A tiny tagger trained on the held-out PKU fixture (its train split); (run, summary, home)."""
+    home = tmp_path_factory.mktemp("tag_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATTNKIT_HOME", str(home))
+        write_pku_heldout()
+        run = tmp_path_factory.mktemp("tag") / "run"
+        summary = train("tag", tiny_tag_config("train.epochs=15", "train.lr=0.01"), run)
+    return run, summary, home
+
+
+@pytest.fixture
+def use_home(monkeypatch):
+    """Point ``ATTNKIT_HOME`` at a module fixture's cache (for runs that read their corpus)."""
+
+    def use(home):
+        monkeypatch.setenv("ATTNKIT_HOME", str(home))
+
+    return use

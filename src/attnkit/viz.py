@@ -24,15 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-CJK_FONT_PACKAGE = "fonts-wqy-microhei"
 CJK_FONT_NAME = "WenQuanYi Micro Hei"
-
-
-def fetch_cjk_font(dest: Path) -> None:
-    """Registry fetcher of ``cjk-font``: Debian's WenQuanYi Micro Hei, unpacked into ``dest``."""
-    from attnkit.data.fetch import apt_download_extract
-
-    apt_download_extract([CJK_FONT_PACKAGE], dest)
 
 
 def use_cjk_font() -> bool:

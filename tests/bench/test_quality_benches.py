@@ -74,8 +74,8 @@ def test_tag_bench_rejects_unknown_variant(capsys):
     assert "unknown variant" in capsys.readouterr().err
 
 
-def test_tag_bench_table_has_variants_and_baselines(tmp_path, tiny_pku, capsys):
-    argv = ["--variants", "full,neither", *_run_args(tmp_path, [*tiny_pku, "train.epochs=2"])]
+def test_tag_bench_table_has_variants_and_baselines(tmp_path, pku_heldout, capsys):
+    argv = ["--variants", "full,neither", *_run_args(tmp_path, [*pku_heldout, "train.epochs=2"])]
     assert bench_tag.main(argv) == 0
     record = json.loads((tmp_path / "out" / "tag-latest.json").read_text())
     full, neither = record["results"]["full"], record["results"]["neither"]

@@ -16,12 +16,12 @@ from fastapi.testclient import TestClient
 from attnkit.cli import main
 from attnkit.errors import AttnkitError
 from attnkit.serve import create_app
-from attnkit.tasks import tag, translate
+from attnkit.tasks import get_task, open_run
 
 
 @pytest.fixture
 def translate_client(tiny_translate_run):
-    run, _ = tiny_translate_run
+    run, _, _ = tiny_translate_run
     return run, TestClient(create_app(run))
 
 
@@ -31,9 +31,10 @@ def test_translate_matches_the_translator_and_its_attention(translate_client):
     assert reply.status_code == 200, reply.text
     got = reply.json()
 
-    tr = translate.Translator.load(run)
-    hyp = translate.translate_texts(tr, ["dos tres uno"], beam=1, allow_unknown=False)[0][0]
-    src, tgt, weights = translate.attention_view(tr, "dos tres uno", hyp)
+    task = get_task("translate")
+    tr = task.translator(open_run(run)).with_search(beam=1)
+    hyp = tr.translate_ids([tr.check_input("dos tres uno")])[0][0]
+    src, tgt, weights = tr.attention_view("dos tres uno", hyp)
     assert got["translation"] == tr.tgt_tok.decode(hyp.tokens) == "two three one"
     assert got["source_tokens"] == src == ["dos", "tres", "uno", "</s>"]
     assert got["target_tokens"] == tgt
@@ -47,10 +48,11 @@ def test_translate_matches_the_translator_and_its_attention(translate_client):
 def test_info_and_explorer_page(translate_client):
     run, client = translate_client
     info = client.get("/api/info").json()
-    tr = translate.Translator.load(run)
+    opened = open_run(run)
     assert info["task"] == "translate" and info["model"] == str(run)
-    assert info["params"] == sum(p.numel() for p in tr.model.parameters())
-    assert info["beam_size"] == tr.decode.beam_size == 2
+    assert info["checkpoint"] == "best"
+    assert info["params"] == sum(p.numel() for p in opened.model.parameters())
+    assert info["beam_size"] == opened.config.decode.beam_size == 2
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "attention explorer" in page.text and "/api/info" in page.text
@@ -83,19 +85,21 @@ def test_unknown_characters_can_be_allowed(translate_client):
 
 
 def test_tag_matches_the_tagger_and_its_self_attention(tiny_tag_run):
-    run, _ = tiny_tag_run
+    run, _, _ = tiny_tag_run
     client = TestClient(create_app(run))
     words = ["中国", "政府", "发表", "讲话"]
     reply = client.post("/api/tag", json={"text": " ".join(words), "segmented": True})
     assert reply.status_code == 200, reply.text
     got = reply.json()
 
-    model, vocab, _ = tag.load_run(run)
+    opened = open_run(run)
+    model, vocab = opened.model, opened.assets
+    w, c = vocab.encode_words(words)
     assert got["words"] == words
-    assert got["tags"] == tag.tag_words(model, vocab, words)
+    assert got["tags"] == [vocab.tags[i] for i in model.decode(w[None], c[None])[0]]
     assert got["layers"] == len(model.blocks) and got["layer"] == len(model.blocks) - 1
     attention = torch.tensor(got["attention"])  # (H, L, L)
-    expected = tag.self_attention(model, vocab, words, layer=-1)
+    expected = model.attention_weights(w, c, layer=-1)
     torch.testing.assert_close(attention, expected.float(), atol=1e-4, rtol=0)
     torch.testing.assert_close(attention.sum(-1), torch.ones(expected.shape[:2]), atol=1e-3, rtol=0)
     assert client.get("/api/info").json()["layers"] == len(model.blocks)
@@ -107,6 +111,22 @@ def test_tag_matches_the_tagger_and_its_self_attention(tiny_tag_run):
     assert bad.status_code == 422 and "attention layers" in bad.json()["detail"]
     bad = client.post("/api/tag", json={"text": "hello"})
     assert bad.status_code == 422 and "no Chinese characters" in bad.json()["detail"]
+
+
+def test_a_tagger_without_attention_is_served_without_heatmap(pku_heldout, tag_config, tmp_path):
+    from attnkit.tasks import train
+
+    run = tmp_path / "bilstm-crf"
+    train("tag", tag_config("model.attention_layers=0", "train.epochs=1"), run)
+    client = TestClient(create_app(run))
+    assert client.get("/api/info").json()["layers"] == 0
+    reply = client.post("/api/tag", json={"text": "中国 政府", "segmented": True})
+    assert reply.status_code == 200, reply.text
+    got = reply.json()
+    assert got["attention"] is None and got["layer"] is None and got["layers"] == 0
+    want = get_task("tag").predict(open_run(run), ["中国 政府"], segmented=True)[0]["tags"]
+    assert got["tags"] == want
+    assert "tags only" in client.get("/").text  # the page says why there is no heatmap
 
 
 def test_what_cannot_be_served_is_a_clear_error(tmp_path):
@@ -133,7 +153,7 @@ def _free_port() -> int:
 
 def test_attnkit_serve_answers_over_http(tiny_translate_run):
     """The real command in its own process: uvicorn, the page and the API over TCP."""
-    run, _ = tiny_translate_run
+    run, _, _ = tiny_translate_run
     port = _free_port()
     cmd = [sys.executable, "-m", "attnkit.cli", "serve", "--model", str(run), "--port", str(port)]
     server = subprocess.Popen(cmd, env=os.environ.copy(), stderr=subprocess.PIPE, text=True)

@@ -52,6 +52,7 @@ from torch import Tensor, nn
 from attnkit.attention.multihead import MultiHeadAttention
 from attnkit.attention.sdpa import scaled_dot_product_attention
 from attnkit.bench import report
+from attnkit.bench.timing import time_pair
 
 __all__ = ["main"]
 
@@ -150,30 +151,6 @@ def _stats(times: Sequence[float]) -> dict:
         "max": max(times),
         "seconds": list(times),
     }
-
-
-def time_pair(
-    ours: Callable[[], object], peer: Callable[[], object], *, warmup: int, repeats: int
-) -> tuple[list[float], list[float]]:
-    """Time two callables interleaved (AB BA AB ...) after ``warmup`` pairs.
-
-    Returns:
-        ``(ours_seconds, peer_seconds)``, ``repeats`` each.
-    """
-    for _ in range(warmup):
-        ours()
-        peer()
-    t_ours: list[float] = []
-    t_peer: list[float] = []
-    for i in range(repeats):
-        order = [(ours, t_ours), (peer, t_peer)]
-        if i % 2:
-            order.reverse()
-        for fn, sink in order:
-            t0 = time.perf_counter()
-            fn()
-            sink.append(time.perf_counter() - t0)
-    return t_ours, t_peer
 
 
 # ----------------------------------------------------------------------------- the peers

@@ -19,11 +19,9 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from datetime import datetime
-from pathlib import Path
 
 import torch
 
@@ -42,19 +40,18 @@ def variants(archs: list[str], seeds: list[int]) -> list[Variant]:
     ]
 
 
-def summarize(results: dict[str, dict], archs: list[str], seeds: list[int], runs: Path) -> dict:
+def summarize(results: dict[str, dict], archs: list[str], seeds: list[int]) -> dict:
     """Per architecture: accuracies per seed, mean/std, params, seconds per epoch."""
     out: dict[str, dict] = {}
     for arch in archs:
         rs = [results[f"{arch}-seed{s}"] for s in seeds]
         acc = [100 * r["test"]["accuracy"] for r in rs]
         per_epoch = [r["train"]["train_seconds"] / max(r["train"]["epochs"], 1) for r in rs]
-        meta = json.loads((runs / f"{arch}-seed{seeds[0]}" / "meta.json").read_text())
         out[arch] = {
             "test_accuracy": acc,
             "mean": mean_std(acc)[0],
             "std": mean_std(acc)[1],
-            "params": meta["params"],
+            "params": rs[0]["train"]["parameters"],
             "seconds_per_epoch": mean_std(per_epoch)[0],
             "images_per_second": mean_std([r["train"]["units_per_second"] for r in rs])[0],
         }
@@ -68,8 +65,9 @@ def step_times(archs: list[str], run_config: dict, *, repeats: int) -> dict[str,
     28x28 batch, with the batch size, bf16 and channels-last settings of ``run_config`` (the
     resolved config of a benchmark run; only ``model.arch`` differs between the networks).
     """
-    from attnkit.bench.attention import time_pair
-    from attnkit.tasks.classify import build_model
+    from attnkit.bench.timing import time_pair
+    from attnkit.config import from_dict
+    from attnkit.tasks.classify import ModelConfig, build_network
     from attnkit.training import resolve_bf16
 
     bf16 = resolve_bf16(run_config["train"]["bf16"], torch.device("cpu"))
@@ -82,7 +80,8 @@ def step_times(archs: list[str], run_config: dict, *, repeats: int) -> dict[str,
 
     def stepper(arch: str):
         torch.manual_seed(0)
-        model = build_model({**run_config["model"], "arch": arch}).train()
+        model_cfg = from_dict(ModelConfig, {**run_config["model"], "arch": arch}, "model")
+        model = build_network(model_cfg).train()
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
         def step() -> None:
@@ -162,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run every (arch, seed); returns the exit status."""
-    from attnkit.tasks.classify import ARCHS
+    from attnkit.models.se_resnet import ARCHITECTURES as ARCHS
 
     args = build_parser().parse_args(argv)
     archs = [a.strip() for a in args.archs.split(",") if a.strip()]
@@ -180,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = runs_folder(args, "classify")
     started = datetime.now()
     results = run_variants("classify", variants(archs, seeds), runs, args.overrides)
-    summary = summarize(results, archs, seeds, runs)
+    summary = summarize(results, archs, seeds)
     if args.timing_steps > 0:
         run_config = results[f"{archs[0]}-seed{seeds[0]}"]["config"]
         times = step_times(archs, run_config, repeats=args.timing_steps)

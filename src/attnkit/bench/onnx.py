@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from attnkit.bench import report
-from attnkit.bench.attention import time_pair
+from attnkit.bench.timing import time_pair
 from attnkit.errors import AttnkitError
 
 
@@ -43,28 +43,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _network(args: argparse.Namespace) -> torch.nn.Module:
-    from attnkit.tasks.classify import ModelConfig, PixelClassifier, build_model, load_model
+def _network(args: argparse.Namespace, run=None) -> torch.nn.Module:
+    from attnkit.tasks.classify import ModelConfig, PixelClassifier, build_network
 
-    if args.model is not None:
-        model, _ = load_model(args.model)
+    if run is not None:
+        model = run.model.cpu()
     else:
         torch.manual_seed(0)
-        model = build_model(ModelConfig(arch=args.arch))
+        model = build_network(ModelConfig(arch=args.arch))
     return PixelClassifier(model.eval()).eval()
 
 
-def test_agreement(run_dir: Path, net: torch.nn.Module, session) -> dict | None:
+def test_agreement(run, net: torch.nn.Module, session) -> dict:
     """Top-1 accuracy of PyTorch and onnxruntime on the run's test split, and how often they
-    agree; None when ``run_dir`` has no ``config.yaml`` (a bare checkpoint folder)."""
-    from attnkit.config import load_config
-    from attnkit.data import fashion_mnist
-    from attnkit.tasks.classify import Config, predict_logits
+    agree."""
+    from attnkit.data.images import load_images
+    from attnkit.tasks.classify import predict_logits
 
-    if not (run_dir / "config.yaml").is_file():
-        return None
-    data = load_config(Config, run_dir / "config.yaml").data
-    images, labels = (torch.from_numpy(a) for a in fashion_mnist.load_split("test", data.root))
+    images, labels = load_images("test", run.config.data)
     pixels = images.float().div(255)[:, None]  # (N, 1, 28, 28) in [0, 1], the graph's input
     want = predict_logits(net.model, images)  # (N, K): the task's own path, uint8 in
     got = torch.cat(
@@ -88,9 +84,11 @@ def run(args: argparse.Namespace, batches: list[int]) -> dict:
     import onnxruntime as ort
 
     from attnkit.export import export_onnx, max_abs_diff, require_onnx
+    from attnkit.tasks import open_run
 
     require_onnx()
-    net = _network(args)
+    run = open_run(args.model, task="classify", device="cpu") if args.model else None
+    net = _network(args, run)
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:
         example = torch.rand(2, 1, 28, 28)
@@ -102,7 +100,7 @@ def run(args: argparse.Namespace, batches: list[int]) -> dict:
         gen = torch.Generator().manual_seed(0)
         check = torch.rand(64, 1, 28, 28, generator=gen)
         diff = max_abs_diff(path, net, check)
-        test = test_agreement(args.model, net, session) if args.model else None
+        test = test_agreement(run, net, session) if run is not None else None
         cases = []
         for batch in batches:
             x = torch.rand(batch, 1, 28, 28, generator=gen)  # (N, 1, 28, 28)

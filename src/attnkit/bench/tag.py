@@ -28,10 +28,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime
-from pathlib import Path
 
 from attnkit.bench.variants import Variant, add_run_options, report, run_variants, runs_folder
 
@@ -52,7 +50,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:6.2f}"
 
 
-def table(results: dict[str, dict], runs: Path) -> list[str]:
+def table(results: dict[str, dict]) -> list[str]:
     """The comparison table: each variant, then the two baselines on the same test tokens."""
     lines = [
         f"{'variant':<16}{'lstm':>5}{'attn':>5}{'crf':>5}{'params':>11}{'train min':>10}"
@@ -61,11 +59,10 @@ def table(results: dict[str, dict], runs: Path) -> list[str]:
     ]
     for name, r in results.items():
         model = r["config"]["model"]
-        meta = json.loads((runs / name / "meta.json").read_text())
         lines.append(
             f"{name:<16}{model['lstm_layers']:>5}{model['attention_layers']:>5}"
             f"{'yes' if model['crf'] else 'no':>5}"
-            f"{meta['parameters']:>11,}{r['train']['train_seconds'] / 60:>10.1f}"
+            f"{r['train']['parameters']:>11,}{r['train']['train_seconds'] / 60:>10.1f}"
             f"{_pct(r['train']['best_accuracy']):>8}{_pct(r['test']['accuracy']):>8}"
             f"{_pct(r['test']['oov_accuracy']):>8}"
         )
@@ -105,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = runs_folder(args, "tag")
     started = datetime.now()
     results = run_variants("tag", [VARIANTS[n] for n in names], runs, args.overrides)
-    report("tag", args, started, table(results, runs), results=results)
+    report("tag", args, started, table(results), results=results)
     return 0
 
 

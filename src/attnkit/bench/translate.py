@@ -9,7 +9,7 @@ AdamW, one step = forward + backward + clip + optimizer step, timed interleaved 
 in float32 and under bfloat16 autocast. The ratio is attnkit seconds / JoeyNMT seconds per
 step (median); target tokens per second are printed beside it.
 
-JoeyNMT comes from PyPI (``attnkit data get joeynmt``: the joeynmt 2.3.0 wheel and the two
+JoeyNMT comes from PyPI (``attnkit data get joeynmt``: the joeynmt 2.3.0 wheel and the
 three small packages its model code imports, unpacked into the cache; its other requirements —
 tensorboard, datasets, pylint, ... — are not needed to build and train a model).
 ``torch.utils.tensorboard`` is replaced by a stub when tensorboard is missing: JoeyNMT's
@@ -33,21 +33,16 @@ from pathlib import Path
 import torch
 
 from attnkit.bench.report import DEFAULT_OUT, machine, write_results
+from attnkit.data import parallel
+from attnkit.data.assets import JOEYNMT_PACKAGES
 from attnkit.data.batching import token_batches
-from attnkit.data.fetch import pip_download_extract
 from attnkit.data.registry import ensure
-from attnkit.data.text import PAD_ID, UNK_ID, build_tokenizers, load_tokenizer, read_parallel
 from attnkit.models.losses import label_smoothed_cross_entropy
 from attnkit.paths import repo_configs_dir
+from attnkit.specials import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
-PEER = "joeynmt==2.3.0"
-PEER_PACKAGES = (PEER, "importlib_metadata==6.8.0", "zipp==3.17.0", "subword-nmt==0.3.8")
-
-
-def fetch_peer(dest: Path) -> None:
-    """Registry fetcher of ``joeynmt``: the wheels of :data:`PEER_PACKAGES`, unpacked."""
-    for requirement in PEER_PACKAGES:
-        pip_download_extract(requirement, dest)
+PEER = JOEYNMT_PACKAGES[0]
+JOEY_UNK, JOEY_PAD = 0, 1  # JoeyNMT swaps attnkit's PAD and UNK ids; BOS and EOS agree
 
 
 def import_joeynmt():
@@ -82,10 +77,10 @@ def joeynmt_model(cfg, vocab_size: int):
         eos_token="</s>",
         sep_token=None,
         lang_tags=[],
-        unk_id=0,
-        pad_id=1,
-        bos_id=2,
-        eos_id=3,
+        unk_id=JOEY_UNK,
+        pad_id=JOEY_PAD,
+        bos_id=BOS_ID,
+        eos_id=EOS_ID,
     )
     vocab = Vocabulary([f"piece{i}" for i in range(vocab_size - 4)], specials)
     emb = {"embedding_dim": m.emb_dim, "scale": False, "dropout": m.dropout}
@@ -127,54 +122,40 @@ def joeynmt_model(cfg, vocab_size: int):
 def _to_joey_ids(ids: torch.Tensor) -> torch.Tensor:
     """attnkit ids (PAD 0, UNK 1, BOS 2, EOS 3) -> JoeyNMT's (UNK 0, PAD 1, BOS 2, EOS 3)."""
     out = ids.clone()
-    out[ids == PAD_ID], out[ids == UNK_ID] = 1, 0
+    out[ids == PAD_ID], out[ids == UNK_ID] = JOEY_PAD, JOEY_UNK
     return out
 
 
-def _batches(cfg, folder: Path, n: int) -> tuple[list[tuple[torch.Tensor, ...]], int]:
-    """``n`` training batches of the default pipeline, ``(src, src_len, tgt)`` with BOS/EOS,
-    and the vocabulary size."""
-    from attnkit.data.batching import pad_sequences
-    from attnkit.tasks.translate import CORPUS_LANGS, encode_pairs
-
-    pairs = read_parallel(ensure(cfg.data.corpus), "train", CORPUS_LANGS[cfg.data.corpus])
-    paths = build_tokenizers(
-        cfg.data.tokenizer,
-        [s for s, _ in pairs],
-        [t for _, t in pairs],
-        folder,
-        joint=True,
-        vocab_size=cfg.data.vocab_size,
-    )
-    tok = load_tokenizer(paths[0])
-    data = encode_pairs(pairs, tok, tok, cfg.data.max_len)
-    lengths = [(len(s), len(t)) for s, t in zip(data.src, data.tgt, strict=True)]
-    out = []
-    for idx in list(token_batches(lengths, cfg.data.max_tokens, shuffle=True, seed=0, epoch=0))[:n]:
-        idx = sorted(idx, key=lambda i: -len(data.src[i]))  # JoeyNMT packs sorted batches
-        src, src_len = pad_sequences([data.src[i] for i in idx])
-        tgt, _ = pad_sequences([data.tgt[i] for i in idx])
-        out.append((src, src_len, tgt))
-    return out, tok.vocab_size
+def _batches(cfg, folder: Path, n: int) -> tuple[list[dict[str, torch.Tensor]], int]:
+    """``n`` training batches of the default pipeline (the task's own data preparation, all of
+    the training split), each sorted longest first as JoeyNMT packs them, and the vocabulary
+    size."""
+    data = parallel.prepare(cfg.data, folder, reuse=False)
+    groups = token_batches(data.train.lengths(), cfg.data.max_tokens, shuffle=True, seed=0, epoch=0)
+    out = [
+        parallel.collate_pairs(data.train, sorted(idx, key=lambda i: -len(data.train.src[i])))
+        for idx in groups[:n]
+    ]
+    return out, data.tgt_tok.vocab_size
 
 
 def _ours_step(model, opt, batch, cfg):
-    src, src_len, tgt = batch
-    logits, _ = model(src, src_len, tgt[:, :-1])
-    loss, n = label_smoothed_cross_entropy(logits, tgt[:, 1:], smoothing=cfg.label_smoothing)
+    logits, _ = model(batch["src"], batch["src_len"], batch["tgt_in"])
+    loss, n = label_smoothed_cross_entropy(logits, batch["tgt_out"], smoothing=cfg.label_smoothing)
     return loss / n, n
 
 
 def _joey_step(model, opt, batch, cfg):
-    src, src_len, tgt = (_to_joey_ids(batch[0]), batch[1], _to_joey_ids(batch[2]))
-    trg_input = torch.where(tgt == 3, 1, tgt)[:, :-1]  # as joeynmt.batch.Batch: EOS -> PAD
-    trg = tgt[:, 1:]
-    trg_mask = (trg != 1).unsqueeze(1)  # (B, 1, Lt)
+    src, src_len = _to_joey_ids(batch["src"]), batch["src_len"]
+    # JoeyNMT's decoder input is the target with EOS replaced by padding (joeynmt.batch.Batch)
+    trg_input = torch.where(batch["tgt_in"] == EOS_ID, JOEY_PAD, _to_joey_ids(batch["tgt_in"]))
+    trg = _to_joey_ids(batch["tgt_out"])
+    trg_mask = (trg != JOEY_PAD).unsqueeze(1)  # (B, 1, Lt)
     loss, _, _, _ = model(
         return_type="loss",
         src=src,
         trg_input=trg_input,
-        src_mask=(src != 1).unsqueeze(1),
+        src_mask=(src != JOEY_PAD).unsqueeze(1),
         src_length=src_len,
         trg_mask=trg_mask,
         trg=trg,
@@ -213,9 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison; returns the exit status."""
-    from attnkit.bench.attention import time_pair
+    from attnkit.bench.timing import time_pair
     from attnkit.config import load_config
-    from attnkit.tasks.translate import Config, build_model
+    from attnkit.models.seq2seq import Seq2Seq
+    from attnkit.tasks.translate import TASK
 
     args = build_parser().parse_args(argv)
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
@@ -223,11 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --steps >= 2 and --dtypes from float32,bfloat16", file=sys.stderr)
         return 2
     started = datetime.now()
-    cfg = load_config(Config, repo_configs_dir() / "translate_es_en.yaml")
+    cfg = load_config(TASK.config_class, repo_configs_dir() / TASK.default_config)
     with tempfile.TemporaryDirectory() as tmp:
         batches, vocab_size = _batches(cfg, Path(tmp), args.steps)
     torch.manual_seed(0)
-    ours = build_model(cfg, vocab_size, vocab_size)
+    ours = Seq2Seq(cfg.model, src_vocab=vocab_size, tgt_vocab=vocab_size)
     joey = joeynmt_model(cfg, vocab_size)
     params = {
         "attnkit": sum(p.numel() for p in ours.parameters()),
@@ -276,4 +258,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["fetch_peer", "import_joeynmt", "joeynmt_model", "main"]
+__all__ = ["import_joeynmt", "joeynmt_model", "main"]

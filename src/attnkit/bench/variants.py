@@ -2,8 +2,8 @@
 
 A quality benchmark (an ablation, a set of seeds) is a list of :class:`Variant`: a name and
 config overrides on top of the task's ``configs/`` file. Each variant trains into
-``<out>/<name>`` through the task's own ``train`` and is scored with its ``evaluate`` on the
-test split. A finished variant leaves ``result.json`` and is not trained again; an
+``<out>/<name>`` through :func:`attnkit.tasks.train` (which scores the best checkpoint on the
+test split, once). A finished variant leaves ``result.json`` and is not trained again; an
 interrupted one resumes exactly from its ``last/`` checkpoint. So a long benchmark can be
 stopped and restarted at any point and loses at most the step in flight.
 
@@ -22,10 +22,10 @@ from datetime import datetime
 from pathlib import Path
 
 from attnkit.bench.report import DEFAULT_OUT, machine, write_results
-from attnkit.config import load_config, save_config, to_dict
-from attnkit.data.text import atomic_write
+from attnkit.config import load_config, to_dict
+from attnkit.fileio import read_json, write_json
 from attnkit.paths import repo_configs_dir, runs_dir
-from attnkit.tasks import get_task
+from attnkit.tasks import get_task, train
 
 RESULT_FILE = "result.json"
 
@@ -50,13 +50,12 @@ def run_variant(task_name: str, variant: Variant, out: Path, common: Sequence[st
         return json.loads(done.read_text())
     task = get_task(task_name)
     cfg = load_config(
-        task.Config, repo_configs_dir() / task.DEFAULT_CONFIG, [*common, *variant.overrides]
+        task.config_class, repo_configs_dir() / task.default_config, [*common, *variant.overrides]
     )
     resume = (run_dir / "last").is_dir()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "config.yaml")
-    summary = task.train(cfg, run_dir, resume=resume)
-    test = task.evaluate(run_dir, split="test")
+    summary = train(task, cfg, run_dir, resume=resume)
+    test = read_json(run_dir / "eval_test.json", "test metrics")  # written once, by train
+    summary = {k: v for k, v in summary.items() if not k.startswith("test_")}
     result = {
         "variant": variant.name,
         "overrides": [*common, *variant.overrides],
@@ -64,7 +63,7 @@ def run_variant(task_name: str, variant: Variant, out: Path, common: Sequence[st
         "train": summary,
         "test": test,
     }
-    atomic_write(done, json.dumps(result, indent=1, default=float).encode())
+    write_json(done, result)
     return result
 
 

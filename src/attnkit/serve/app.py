@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from attnkit.errors import AttnkitError
-from attnkit.tasks import task_of_run
+from attnkit.tasks import Run, open_run, task_of_run
 
 SERVED_TASKS = ("translate", "tag")
 
@@ -58,13 +58,17 @@ class TagRequest(BaseModel):
 
 
 class TagResponse(BaseModel):
-    """Words, their PKU tags, and one block's self-attention: ``attention[h][i][j]``."""
+    """Words, their PKU tags, and one block's self-attention: ``attention[h][i][j]``.
+
+    A tagger without self-attention (``layers == 0``, a BiLSTM + CRF) has tags but no weights:
+    ``layer`` and ``attention`` are null.
+    """
 
     words: list[str]
     tags: list[str]
-    layer: int
+    layer: int | None
     layers: int
-    attention: list[list[list[float]]]  # (H, L, L)
+    attention: list[list[list[float]]] | None  # (H, L, L)
 
 
 def _rounded(weights) -> list:
@@ -72,55 +76,55 @@ def _rounded(weights) -> list:
     return weights.float().mul(1e4).round().div(1e4).tolist()
 
 
-def _add_translate_routes(app: FastAPI, run_dir: Path, lock: threading.Lock) -> dict:
-    from attnkit.tasks.translate import Translator, attention_view
-
-    tr = Translator.load(run_dir)
+def _add_translate_routes(app: FastAPI, run: Run, lock: threading.Lock) -> dict:
+    task = run.task
 
     @app.post("/api/translate", response_model=TranslateResponse)
     def translate(req: TranslateRequest) -> TranslateResponse:
         """Translate one sentence; the attention of the best hypothesis comes with it."""
-        ids = tr.check_input(req.text, req.allow_unknown, 'send "allow_unknown": true')
         with lock:
-            hyp = tr.translate_ids([ids], beam_size=req.beam)[0][0]
-        src, tgt, weights = attention_view(tr, req.text, hyp)
+            result = task.predict(
+                run,
+                [req.text],
+                beam=req.beam,
+                allow_unknown=req.allow_unknown,
+                attention=True,
+                how_to_allow='send "allow_unknown": true',
+            )[0]
         return TranslateResponse(
-            translation=tr.tgt_tok.decode(hyp.tokens),
-            score=hyp.score,
-            source_tokens=src,
-            target_tokens=tgt,
-            attention=_rounded(weights),
+            translation=result["translation"],
+            score=result["score"],
+            source_tokens=result["source_tokens"],
+            target_tokens=result["target_tokens"],
+            attention=_rounded(result["attention"]),
         )
 
-    return {"beam_size": tr.decode.beam_size, "params": _params(tr.model)}
+    return {"beam_size": run.config.decode.beam_size}
 
 
-def _add_tag_routes(app: FastAPI, run_dir: Path, lock: threading.Lock) -> dict:
-    from attnkit.tasks.tag import load_run, segment, self_attention, tag_words
-
-    model, vocab, _ = load_run(run_dir)
+def _add_tag_routes(app: FastAPI, run: Run, lock: threading.Lock) -> dict:
+    task = run.task
 
     @app.post("/api/tag", response_model=TagResponse)
     def tag(req: TagRequest) -> TagResponse:
         """Tag Chinese text; one block's self-attention (every head) comes with it."""
-        words = segment(req.text, segmented=req.segmented)
         with lock:
-            weights = self_attention(model, vocab, words, layer=req.layer)  # (H, L, L)
-            tags = tag_words(model, vocab, words)
-        layers = len(model.blocks)
+            result = task.predict(
+                run, [req.text], segmented=req.segmented, attention=True, layer=req.layer
+            )[0]
+        weights = result["attention"]
         return TagResponse(
-            words=words,
-            tags=tags,
-            layer=req.layer % layers,
-            layers=layers,
-            attention=_rounded(weights),
+            words=result["words"],
+            tags=result["tags"],
+            layer=result["layer"],
+            layers=result["layers"],
+            attention=None if weights is None else _rounded(weights),
         )
 
-    return {"layers": len(model.blocks), "params": _params(model)}
+    return {"layers": len(run.model.blocks)}
 
 
-def _params(model) -> int:
-    return sum(p.numel() for p in model.parameters())
+ROUTES = {"translate": _add_translate_routes, "tag": _add_tag_routes}
 
 
 def create_app(run_dir: str | Path) -> FastAPI:
@@ -143,10 +147,16 @@ def create_app(run_dir: str | Path) -> FastAPI:
             f"{run_dir} holds a {task!r} model; attnkit serve explores the attention of "
             f"{' and '.join(SERVED_TASKS)} models"
         )
+    run = open_run(run_dir)
     app = FastAPI(title="attnkit", description=f"{task} model in {run_dir}")
     lock = threading.Lock()  # one model, one forward pass at a time
-    add_routes = _add_translate_routes if task == "translate" else _add_tag_routes
-    info = {"task": task, "model": str(run_dir), **add_routes(app, run_dir, lock)}
+    info = {
+        "task": task,
+        "model": str(run_dir),
+        "checkpoint": run.checkpoint.name,
+        "params": run.parameters,
+        **ROUTES[task](app, run, lock),
+    }
     page = resources.files("attnkit.serve").joinpath("explorer.html").read_text("utf-8")
 
     @app.exception_handler(AttnkitError)

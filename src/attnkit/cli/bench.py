@@ -1,0 +1,32 @@
+"""``attnkit bench ...``: each benchmark parses its own options (argparse; ``--help``)."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from attnkit.cli.app import bench_app
+
+# typer hands every argument through to the benchmark's own parser
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+BENCHMARKS = {
+    "attention": "SDPA / MultiHeadAttention vs torch, printing ratios (extra args: --help)",
+    "translate": "Translator training speed vs JoeyNMT 2.3.0 on the same batches (--help)",
+    "tag": "The tagger with and without self-attention / CRF, beside jieba (--help)",
+    "classify": "ResNet-20 vs SE-ResNet-20 over seeds: mean +/- std, SE gain and cost (--help)",
+    "onnx": "The exported classifier in onnxruntime vs PyTorch eager, interleaved (--help)",
+}
+
+
+def _register(name: str, help_text: str) -> None:
+    def command(ctx: typer.Context) -> None:
+        module = importlib.import_module(f"attnkit.bench.{name}")
+        raise typer.Exit(module.main(list(ctx.args)))
+
+    bench_app.command(name, help=help_text, context_settings=PASS_THROUGH)(command)
+
+
+for _name, _help in BENCHMARKS.items():
+    _register(_name, _help)

@@ -1,0 +1,179 @@
+"""Translation with Bahdanau attention: parallel text -> Seq2Seq -> beam search -> BLEU / chrF."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from attnkit.data import parallel
+from attnkit.data.batching import CollatedBatches, token_batches
+from attnkit.data.text import Tokenizer
+from attnkit.errors import AttnkitError
+from attnkit.metrics import bleu, bleu_signature, chrf
+from attnkit.models.losses import label_smoothed_cross_entropy
+from attnkit.models.seq2seq import Seq2Seq
+from attnkit.tasks.base import Prepared, Task
+from attnkit.tasks.runs import Run
+from attnkit.tasks.translate.config import Config
+from attnkit.tasks.translate.translator import Translator
+
+
+@dataclass
+class Assets:
+    """The source and target tokenizers of a translation run (the same object when joint)."""
+
+    src_tok: Tokenizer
+    tgt_tok: Tokenizer
+
+
+class TranslateTask(Task):
+    """The ``translate`` task (see :mod:`attnkit.tasks.base` for the contract)."""
+
+    name = "translate"
+    config_class = Config
+    default_config = "translate_es_en.yaml"
+    unit = "tok"
+
+    # ----- training ---------------------------------------------------------------------------
+    def prepare(self, cfg: Config, run_dir: Path, *, reuse: bool) -> Prepared:
+        data = parallel.prepare(cfg.data, run_dir, reuse=reuse)
+        src_lang, tgt_lang = parallel.CORPORA[cfg.data.corpus]
+        return Prepared(
+            assets=Assets(data.src_tok, data.tgt_tok),
+            meta={
+                "tokenizers": list(data.tokenizer_files),
+                "vocab": [data.src_tok.vocab_size, data.tgt_tok.vocab_size],
+                "langs": [src_lang, tgt_lang],
+            },
+            batches=lambda epoch: data.batches(
+                epoch, max_tokens=cfg.data.max_tokens, seed=cfg.train.seed
+            ),
+            dev=data,
+            description=data.describe(cfg.data.max_len),
+        )
+
+    def build_model(self, cfg: Config, assets: Assets) -> Seq2Seq:
+        return Seq2Seq(
+            cfg.model, src_vocab=assets.src_tok.vocab_size, tgt_vocab=assets.tgt_tok.vocab_size
+        )
+
+    def loss(self, cfg: Config, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, int]:
+        logits, _ = model(batch["src"], batch["src_len"], batch["tgt_in"])  # (B, Lt, V)
+        loss, n = label_smoothed_cross_entropy(
+            logits, batch["tgt_out"], smoothing=cfg.label_smoothing
+        )
+        return loss / max(n, 1), n
+
+    def validate(self, cfg: Config, model: torch.nn.Module, prepared: Prepared) -> dict[str, float]:
+        """Dev loss and perplexity (teacher forcing, no smoothing) and greedy BLEU."""
+        data = prepared.dev
+        device = next(model.parameters()).device
+        total, count = 0.0, 0
+        groups = token_batches(
+            data.dev.lengths(), cfg.data.max_tokens, shuffle=False, seed=0, epoch=0
+        )
+        for batch in CollatedBatches(groups, lambda idx: parallel.collate_pairs(data.dev, idx)):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            logits, _ = model(batch["src"], batch["src_len"], batch["tgt_in"])
+            loss, n = label_smoothed_cross_entropy(logits, batch["tgt_out"], smoothing=0.0)
+            total, count = total + loss.item(), count + n
+        translator = Translator(model, data.src_tok, data.tgt_tok, cfg.decode, device)
+        hyps = translator.translate_ids(data.dev.src, greedy=True)
+        texts = [data.tgt_tok.decode(h[0].tokens) for h in hyps]
+        mean = total / max(count, 1)
+        return {"loss": mean, "ppl": math.exp(min(mean, 50.0)), "bleu": bleu(texts, data.dev.refs)}
+
+    # ----- runs -------------------------------------------------------------------------------
+    def load_assets(self, run_dir: Path, meta: dict[str, Any]) -> Assets:
+        from attnkit.tasks.runs import meta_value
+
+        files = meta_value(meta, "tokenizers", Path(run_dir) / "meta.json")
+        return Assets(*parallel.load_tokenizers(run_dir, files))
+
+    def translator(self, run: Run) -> Translator:
+        """The run's model, tokenizers and search settings as a :class:`Translator`."""
+        return Translator(
+            run.model, run.assets.src_tok, run.assets.tgt_tok, run.config.decode, run.device
+        )
+
+    def evaluate(self, run: Run, split: str) -> dict[str, Any]:
+        """BLEU and chrF with beam search on ``split`` (sacrebleu), and the verbatim overlap.
+
+        Writes ``<split>.hyp.txt``. Also reports how many pairs of ``split`` occur verbatim
+        in the training split and the scores without them.
+        """
+        cfg: Config = run.config
+        tr = self.translator(run)
+        pairs = parallel.load_split(cfg.data.corpus, split)
+        data = parallel.encode_pairs(pairs, tr.src_tok, tr.tgt_tok)
+        t0 = time.perf_counter()
+        hyps = tr.translate_ids(data.src, progress=f"{split} (beam {tr.decode.beam_size})")
+        seconds = time.perf_counter() - t0
+        texts = [tr.tgt_tok.decode(h[0].tokens) for h in hyps]
+        (run.path / f"{split}.hyp.txt").write_text("".join(t + "\n" for t in texts), "utf-8")
+        seen = set(parallel.verbatim_overlap(pairs, parallel.load_split(cfg.data.corpus, "train")))
+        keep = [k for k, i in enumerate(data.index) if i not in seen]
+        unseen_hyps, unseen_refs = [texts[k] for k in keep], [data.refs[k] for k in keep]
+        return {
+            "bleu": round(bleu(texts, data.refs), 2),
+            "chrf": round(chrf(texts, data.refs), 2),
+            "sentences": len(texts),
+            "beam_size": tr.decode.beam_size,
+            "decode_seconds": round(seconds, 1),
+            "sentences_per_second": round(len(texts) / max(seconds, 1e-9), 1),
+            "in_train_verbatim": len(texts) - len(keep),
+            "bleu_without_in_train": round(bleu(unseen_hyps, unseen_refs), 2),
+            "chrf_without_in_train": round(chrf(unseen_hyps, unseen_refs), 2),
+            "signature": bleu_signature(),
+        }
+
+    # ----- use --------------------------------------------------------------------------------
+    def predict(
+        self,
+        run: Run,
+        inputs: Sequence[str],
+        *,
+        beam: int | None = None,
+        n_best: int = 1,
+        allow_unknown: bool = False,
+        attention: bool = False,
+        how_to_allow: str = "pass --allow-unknown",
+    ) -> list[dict[str, Any]]:
+        """Translate sentences: each result has ``translation``, ``score`` and ``n_best``.
+
+        With ``attention``, also ``source_tokens``, ``target_tokens`` and the best
+        hypothesis' ``attention`` as a ``(Lt, Ls)`` tensor.
+
+        Raises:
+            AttnkitError: no sentence, an empty or unknown-character or over-long sentence,
+                a bad beam / n-best.
+        """
+        if not inputs:
+            raise AttnkitError("empty input: give a sentence to translate")
+        tr = self.translator(run).with_search(beam=beam, n_best=n_best)
+        ids = [tr.check_input(t, allow_unknown, how_to_allow) for t in inputs]
+        results = []
+        for text, nbest in zip(inputs, tr.translate_ids(ids), strict=True):
+            out: dict[str, Any] = {
+                "translation": tr.tgt_tok.decode(nbest[0].tokens),
+                "score": nbest[0].score,
+                "n_best": [
+                    {"translation": tr.tgt_tok.decode(h.tokens), "score": h.score} for h in nbest
+                ],
+            }
+            if attention:
+                src, tgt, weights = tr.attention_view(text, nbest[0])
+                out.update(source_tokens=src, target_tokens=tgt, attention=weights)
+            results.append(out)
+        return results
+
+
+TASK = TranslateTask()
+
+__all__ = ["TASK", "Assets", "TranslateTask"]
