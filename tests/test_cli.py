@@ -16,8 +16,7 @@ from attnkit.cli import main
 def test_user_errors_exit_1_with_message(argv, message, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert message in err
-    assert "Traceback" not in err
+    assert err.startswith("error: ") and message in err
 
 
 def test_data_list_shows_every_corpus(capsys):
@@ -49,4 +48,4 @@ def test_missing_optional_dependency_is_named(
     monkeypatch.setitem(sys.modules, missing, None)
     assert main([command, "--model", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err

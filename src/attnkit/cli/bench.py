@@ -14,6 +14,7 @@ PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_
 BENCHMARKS = {
     "attention": "SDPA / MultiHeadAttention vs torch, printing ratios (extra args: --help)",
     "translate": "Translator training speed vs JoeyNMT 2.3.0 on the same batches (--help)",
+    "translate-quality": "Test BLEU/chrF of the demo budget and the full recipe (--help)",
     "tag": "The tagger with and without self-attention / CRF, beside jieba (--help)",
     "classify": "ResNet-20 vs SE-ResNet-20 over seeds: mean +/- std, SE gain and cost (--help)",
     "onnx": "The exported classifier in onnxruntime vs PyTorch eager, interleaved (--help)",
@@ -22,7 +23,7 @@ BENCHMARKS = {
 
 def _register(name: str, help_text: str) -> None:
     def command(ctx: typer.Context) -> None:
-        module = importlib.import_module(f"attnkit.bench.{name}")
+        module = importlib.import_module(f"attnkit.bench.{name.replace('-', '_')}")
         raise typer.Exit(module.main(list(ctx.args)))
 
     bench_app.command(name, help=help_text, context_settings=PASS_THROUGH)(command)
