@@ -398,13 +398,22 @@ def _memory_lines(mem: dict) -> list[str]:
 
 
 def _summary(cases: list[Case]) -> dict:
+    """Per section: target, cases meeting it, and the best / worst median ratio."""
     out: dict[str, dict] = {}
     for case in cases:
         s = out.setdefault(
-            case.section, {"target": case.target, "met": 0, "total": 0, "worst_ratio_median": 0.0}
+            case.section,
+            {
+                "target": case.target,
+                "met": 0,
+                "total": 0,
+                "best_ratio_median": math.inf,
+                "worst_ratio_median": 0.0,
+            },
         )
         s["total"] += 1
         s["met"] += case.met
+        s["best_ratio_median"] = min(s["best_ratio_median"], case.ratio_median)
         s["worst_ratio_median"] = max(s["worst_ratio_median"], case.ratio_median)
     return out
 

@@ -22,8 +22,33 @@ import torch
 DEFAULT_OUT = Path("benchmarks/results")
 
 
+def code_version() -> str:
+    """The git commit of the attnkit checkout (``+dirty`` with uncommitted changes), or ''."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[3]
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return sha + ("+dirty" if dirty else "")
+
+
 def machine() -> dict:
-    """torch version, CPU model, core count and torch threads of this process."""
+    """torch version, CPU model, core count, torch threads of this process, attnkit commit."""
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
@@ -38,6 +63,7 @@ def machine() -> dict:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
+        "attnkit_commit": code_version(),
     }
 
 
@@ -56,4 +82,4 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return mean, statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-__all__ = ["DEFAULT_OUT", "machine", "mean_std", "write_results"]
+__all__ = ["DEFAULT_OUT", "code_version", "machine", "mean_std", "write_results"]

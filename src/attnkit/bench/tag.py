@@ -17,12 +17,17 @@ no_context       ``model.lstm_layers=0 model.attention_layers=0``: each word alo
 neither          ``model.attention_layers=0 model.crf=false`` (not by default)
 ===============  ============================================================
 
+The baselines depend on the data only and are computed once, on the same test tokens, with
+the tagger's definition of out-of-vocabulary (normalised form unseen in training);
+``--baselines-only`` computes just them (a minute) into ``<out>/tag-baselines-*.json``.
+
 Runs go to ``<runs>/<variant>`` and are resumable (see :mod:`attnkit.bench.variants`);
 results to ``<out>/tag-<timestamp>.json`` and ``<out>/tag-latest.json``.
 
 Example:
     $ attnkit bench tag                                   # about 2 hours on 2 CPU cores
     $ attnkit bench tag --set train.epochs=2 --variants full,no_crf
+    $ attnkit bench tag --baselines-only
 """
 
 from __future__ import annotations
@@ -50,7 +55,31 @@ def _pct(x: float) -> str:
     return f"{100 * x:6.2f}"
 
 
-def table(results: dict[str, dict]) -> list[str]:
+def baselines(overrides: list[str]) -> dict:
+    """Most-frequent-tag and jieba ``posseg`` on the test split of the task's default data."""
+    from attnkit.config import load_config
+    from attnkit.data import pku, tagging
+    from attnkit.paths import repo_configs_dir
+    from attnkit.tasks import get_task
+    from attnkit.tasks.tag import jieba_baseline
+
+    task = get_task("tag")
+    cfg = load_config(task.config_class, repo_configs_dir() / task.default_config, overrides)
+    splits = tagging.load_splits(cfg.data)
+    mft = pku.most_frequent_tag_baseline(splits["train"], splits["test"])
+    jieba = jieba_baseline(splits["test"])
+    return {
+        "test_tokens": sum(len(s) for s in splits["test"]),
+        "oov_rate": mft["oov_rate"],
+        "most_frequent_tag_accuracy": mft["accuracy"],
+        "most_frequent_tag_oov_accuracy": mft["oov_accuracy"],
+        "jieba_accuracy": jieba["accuracy"],
+        "jieba_accuracy_where_segmentation_agrees": jieba["accuracy_where_segmentation_agrees"],
+        "jieba_segmentation_agreement": jieba["segmentation_agreement"],
+    }
+
+
+def table(results: dict[str, dict], base: dict) -> list[str]:
     """The comparison table: each variant, then the two baselines on the same test tokens."""
     lines = [
         f"{'variant':<16}{'lstm':>5}{'attn':>5}{'crf':>5}{'params':>11}{'train min':>10}"
@@ -66,17 +95,19 @@ def table(results: dict[str, dict]) -> list[str]:
             f"{_pct(r['train']['best_accuracy']):>8}{_pct(r['test']['accuracy']):>8}"
             f"{_pct(r['test']['oov_accuracy']):>8}"
         )
-    t = next(iter(results.values()))["test"]
-    lines += [
-        f"{'most frequent tag (train counts)':<60}{_pct(t['most_frequent_tag_accuracy']):>8}"
-        f"{_pct(t['most_frequent_tag_oov_accuracy']):>8}",
-        f"{'jieba posseg, all gold tokens':<60}{_pct(t['jieba_accuracy']):>8}",
+    return [*lines, *baseline_lines(base)]
+
+
+def baseline_lines(base: dict) -> list[str]:
+    return [
+        f"{'most frequent tag (train counts)':<60}{_pct(base['most_frequent_tag_accuracy']):>8}"
+        f"{_pct(base['most_frequent_tag_oov_accuracy']):>8}",
+        f"{'jieba posseg, all gold tokens':<60}{_pct(base['jieba_accuracy']):>8}",
         f"{'jieba posseg, where its segmentation agrees':<60}"
-        f"{_pct(t['jieba_accuracy_where_segmentation_agrees']):>8}"
-        f"   ({_pct(t['jieba_segmentation_agreement']).strip()}% of tokens)",
-        f"test tokens: {int(t['tokens']):,}; OOV rate {_pct(t['oov_rate']).strip()}%",
+        f"{_pct(base['jieba_accuracy_where_segmentation_agrees']):>8}"
+        f"   ({_pct(base['jieba_segmentation_agreement']).strip()}% of tokens)",
+        f"test tokens: {base['test_tokens']:,}; OOV rate {_pct(base['oov_rate']).strip()}%",
     ]
-    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(DEFAULT_VARIANTS),
         help=f"comma-separated subset of {','.join(VARIANTS)} (default "
         f"{','.join(DEFAULT_VARIANTS)})",
+    )
+    parser.add_argument(
+        "--baselines-only", action="store_true", help="only the baselines (no training)"
     )
     add_run_options(parser, "tag")
     return parser
@@ -99,11 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not names:
         print(f"error: unknown variant {unknown}; valid: {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
-    runs = runs_folder(args, "tag")
     started = datetime.now()
+    base = baselines(args.overrides)
+    if args.baselines_only:
+        report("tag-baselines", args, started, baseline_lines(base), baselines=base)
+        return 0
+    runs = runs_folder(args, "tag")
     results = run_variants("tag", [VARIANTS[n] for n in names], runs, args.overrides)
-    report("tag", args, started, table(results), results=results)
+    report("tag", args, started, table(results, base), results=results, baselines=base)
     return 0
 
 
-__all__ = ["VARIANTS", "main", "table"]
+__all__ = ["VARIANTS", "baselines", "main", "table"]

@@ -58,6 +58,7 @@ def run_variant(task_name: str, variant: Variant, out: Path, common: Sequence[st
     summary = {k: v for k, v in summary.items() if not k.startswith("test_")}
     result = {
         "variant": variant.name,
+        "meta": read_json(run_dir / "meta.json", "run metadata"),
         "overrides": [*common, *variant.overrides],
         "config": to_dict(cfg),
         "train": summary,

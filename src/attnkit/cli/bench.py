@@ -18,6 +18,7 @@ BENCHMARKS = {
     "tag": "The tagger with and without self-attention / CRF, beside jieba (--help)",
     "classify": "ResNet-20 vs SE-ResNet-20 over seeds: mean +/- std, SE gain and cost (--help)",
     "onnx": "The exported classifier in onnxruntime vs PyTorch eager, interleaved (--help)",
+    "corpora": "The size of every corpus and its splits (the README's counts)",
 }
 
 

@@ -50,6 +50,8 @@ class TranslateTask(Task):
                 "tokenizers": list(data.tokenizer_files),
                 "vocab": [data.src_tok.vocab_size, data.tgt_tok.vocab_size],
                 "langs": [src_lang, tgt_lang],
+                "train_pairs": len(data.train),  # after the length filter
+                "train_pairs_before_filter": data.train_pairs,
             },
             batches=lambda epoch: data.batches(
                 epoch, max_tokens=cfg.data.max_tokens, seed=cfg.train.seed
