@@ -22,6 +22,7 @@ import argparse
 import statistics
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import torch
 
@@ -47,11 +48,15 @@ def summarize(results: dict[str, dict], archs: list[str], seeds: list[int]) -> d
         rs = [results[f"{arch}-seed{s}"] for s in seeds]
         acc = [100 * r["test"]["accuracy"] for r in rs]
         per_epoch = [r["train"]["train_seconds"] / max(r["train"]["epochs"], 1) for r in rs]
+        val = [100 * r["train"]["best_accuracy"] for r in rs]  # what picked each checkpoint
         out[arch] = {
             "test_accuracy": acc,
             "mean": mean_std(acc)[0],
             "std": mean_std(acc)[1],
-            "params": rs[0]["train"]["parameters"],
+            "validation_accuracy": val,
+            "validation_mean": mean_std(val)[0],
+            "params": rs[0]["train"].get("parameters") or rs[0].get("meta", {}).get("parameters"),
+            "epochs": rs[0]["config"]["train"]["epochs"],
             "seconds_per_epoch": mean_std(per_epoch)[0],
             "images_per_second": mean_std([r["train"]["units_per_second"] for r in rs])[0],
         }
@@ -103,6 +108,32 @@ def step_times(archs: list[str], run_config: dict, *, repeats: int) -> dict[str,
     return times
 
 
+def compare(summary: dict) -> dict[str, dict]:
+    """What SE changes, per SE architecture whose plain twin ran: gain and costs."""
+    out = {}
+    for arch, s in summary.items():
+        base = summary.get(arch.removeprefix("se_"))
+        if not arch.startswith("se_") or base is None:
+            continue
+        diffs = [a - b for a, b in zip(s["test_accuracy"], base["test_accuracy"], strict=True)]
+        gain, spread = mean_std(diffs)
+        row = {
+            "plain": arch.removeprefix("se_"),
+            "gain": gain,
+            "per_seed_gain": diffs,
+            "gain_std": spread,
+            "validation_gain": s["validation_mean"] - base["validation_mean"],
+            "extra_params": s["params"] - base["params"],
+            "params_ratio": s["params"] / base["params"],
+            "epoch_time_ratio": s["seconds_per_epoch"] / base["seconds_per_epoch"],
+        }
+        if "step_seconds" in s and "step_seconds" in base:
+            row["step_time_ratio"] = s["step_seconds"] / base["step_seconds"]
+            row["step_ms"] = [1000 * s["step_seconds"], 1000 * base["step_seconds"]]
+        out[arch] = row
+    return out
+
+
 def table(summary: dict, seeds: list[int]) -> list[str]:
     lines = [
         f"{'arch':<13}{'params':>9}{'s/epoch':>9}{'img/s':>7}   test accuracy % "
@@ -115,26 +146,18 @@ def table(summary: dict, seeds: list[int]) -> list[str]:
             f"{arch:<13}{s['params']:>9,}{s['seconds_per_epoch']:>9.1f}"
             f"{s['images_per_second']:>7.0f}   {s['mean']:.2f} +/- {s['std']:.2f}  ({per_seed})"
         )
-    plain = {a: s for a, s in summary.items() if not a.startswith("se_")}
-    for arch, s in summary.items():
-        base = plain.get(arch.removeprefix("se_"))
-        if not arch.startswith("se_") or base is None:
-            continue
-        diffs = [a - b for a, b in zip(s["test_accuracy"], base["test_accuracy"], strict=True)]
-        gain, spread = mean_std(diffs)
-        epoch_ratio = s["seconds_per_epoch"] / base["seconds_per_epoch"]
+    for arch, c in compare(summary).items():
         lines.append(
-            f"SE gain ({arch} - {arch.removeprefix('se_')}): {gain:+.2f} points "
-            f"(per-seed differences {' '.join(f'{d:+.2f}' for d in diffs)}, std {spread:.2f}); "
-            f"params x{s['params'] / base['params']:.3f}; "
-            f"time per epoch of the seed runs x{epoch_ratio:.2f}"
+            f"SE gain ({arch} - {c['plain']}): {c['gain']:+.2f} points (per-seed differences "
+            f"{' '.join(f'{d:+.2f}' for d in c['per_seed_gain'])}, std {c['gain_std']:.2f}); "
+            f"params x{c['params_ratio']:.3f}; "
+            f"time per epoch of the seed runs x{c['epoch_time_ratio']:.2f}"
         )
-        if "step_seconds" in s and "step_seconds" in base:
+        if "step_time_ratio" in c:
             lines.append(
-                f"SE training-step time ({arch} / {arch.removeprefix('se_')}, one process, "
-                f"interleaved, median of {len(s['step_seconds_all'])}): "
-                f"{1000 * s['step_seconds']:.1f} / {1000 * base['step_seconds']:.1f} ms = "
-                f"x{s['step_seconds'] / base['step_seconds']:.3f}"
+                f"SE training-step time ({arch} / {c['plain']}, one process, interleaved, "
+                f"median of {len(summary[arch]['step_seconds_all'])}): "
+                f"{c['step_ms'][0]:.1f} / {c['step_ms'][1]:.1f} ms = x{c['step_time_ratio']:.3f}"
             )
     return lines
 
@@ -149,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated (default {','.join(DEFAULT_ARCHS)})",
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    parser.add_argument(
+        "--from",
+        dest="from_record",
+        type=Path,
+        default=None,
+        help="summarise the runs stored in an earlier record (no training, no timing)",
+    )
     parser.add_argument(
         "--timing-steps",
         type=int,
@@ -176,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    runs = runs_folder(args, "classify")
     started = datetime.now()
+    if args.from_record is not None:
+        return _summarise_record(args, archs, seeds, started)
+    runs = runs_folder(args, "classify")
     results = run_variants("classify", variants(archs, seeds), runs, args.overrides)
     summary = summarize(results, archs, seeds)
     if args.timing_steps > 0:
@@ -185,8 +217,39 @@ def main(argv: list[str] | None = None) -> int:
         times = step_times(archs, run_config, repeats=args.timing_steps)
         for arch, t in times.items():
             summary[arch].update(step_seconds=statistics.median(t), step_seconds_all=t)
-    report("classify", args, started, table(summary, seeds), summary=summary, results=results)
+    lines = table(summary, seeds)
+    report(
+        "classify",
+        args,
+        started,
+        lines,
+        summary=summary,
+        se_effect=compare(summary),
+        results=results,
+    )
     return 0
 
 
-__all__ = ["main", "step_times", "summarize", "table", "variants"]
+def _summarise_record(args, archs: list[str], seeds: list[int], started: datetime) -> int:
+    """``--from``: the summary of an earlier record's runs, recomputed by this code (its
+    parameter counts and step timings carried over, since they need the networks)."""
+    from attnkit.fileio import read_json
+
+    old = read_json(args.from_record, "benchmark record")
+    summary = summarize(old["results"], archs, seeds)
+    for arch in archs:
+        for key in ("params", "step_seconds", "step_seconds_all"):
+            if summary[arch].get(key) is None and key in old["summary"][arch]:
+                summary[arch][key] = old["summary"][arch][key]
+    record = {
+        "summarised_from": str(args.from_record),
+        "runs_started": old.get("started"),
+        "runs_machine": old.get("machine"),
+        "summary": summary,
+        "se_effect": compare(summary),
+    }
+    report("classify", args, started, table(summary, seeds), **record, results=old["results"])
+    return 0
+
+
+__all__ = ["compare", "main", "step_times", "summarize", "table", "variants"]

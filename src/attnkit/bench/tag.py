@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
+from pathlib import Path
 
 from attnkit.bench.variants import Variant, add_run_options, report, run_variants, runs_folder
 
@@ -53,6 +54,19 @@ DEFAULT_VARIANTS = ("full", "no_attention", "no_crf", "attention_only", "no_cont
 
 def _pct(x: float) -> str:
     return f"{100 * x:6.2f}"
+
+
+def parameters(config: dict) -> int:
+    """Parameters of the tagger a run's resolved config describes (vocabulary from its data)."""
+    from attnkit.config import from_dict
+    from attnkit.data import tagging
+    from attnkit.tasks import get_task
+    from attnkit.tasks.runs import upgrade_config
+
+    task = get_task("tag")
+    cfg = from_dict(task.config_class, upgrade_config(config))
+    vocab = tagging.Vocab.build(tagging.load_splits(cfg.data)["train"], cfg.data)
+    return sum(p.numel() for p in task.build_model(cfg, vocab).parameters())
 
 
 def baselines(overrides: list[str]) -> dict:
@@ -121,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--baselines-only", action="store_true", help="only the baselines (no training)"
     )
+    parser.add_argument(
+        "--from",
+        dest="from_record",
+        type=Path,
+        default=None,
+        help="re-summarise the variants of an earlier record (baselines and parameter counts "
+        "recomputed, no training)",
+    )
     add_run_options(parser, "tag")
     return parser
 
@@ -138,10 +160,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.baselines_only:
         report("tag-baselines", args, started, baseline_lines(base), baselines=base)
         return 0
+    if args.from_record is not None:
+        from attnkit.fileio import read_json
+
+        old = read_json(args.from_record, "benchmark record")
+        results = {n: r for n, r in old["results"].items() if n in names}
+        for r in results.values():
+            r["train"].setdefault("parameters", parameters(r["config"]))
+        extra = {"summarised_from": str(args.from_record), "runs_started": old.get("started")}
+        report("tag", args, started, table(results, base), results=results, baselines=base, **extra)
+        return 0
     runs = runs_folder(args, "tag")
     results = run_variants("tag", [VARIANTS[n] for n in names], runs, args.overrides)
     report("tag", args, started, table(results, base), results=results, baselines=base)
     return 0
 
 
-__all__ = ["VARIANTS", "baselines", "main", "table"]
+__all__ = ["VARIANTS", "baselines", "main", "parameters", "table"]

@@ -28,7 +28,6 @@ from typing import Any
 
 import torch
 
-from attnkit.config import load_config
 from attnkit.errors import AttnkitError
 from attnkit.fileio import read_json
 from attnkit.tasks.base import Task
@@ -70,6 +69,43 @@ def meta_value(meta: dict[str, Any], key: str, where: Path) -> Any:
             "of attnkit; train it again"
         )
     return meta[key]
+
+
+MOVED_KEYS = {("data", "threads"): "threads", ("threads",): "threads", ("device",): "device"}
+"""Keys of configs saved before attnkit 0.2, and their place in ``train`` now."""
+
+
+def upgrade_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config as an older attnkit saved it, with moved keys put in their place.
+
+    Example:
+        >>> upgrade_config({"data": {"threads": 2}, "device": "cpu", "train": {"lr": 0.1}})
+        {'data': {}, 'train': {'lr': 0.1, 'threads': 2, 'device': 'cpu'}}
+    """
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for old, new in MOVED_KEYS.items():
+        parent = raw if len(old) == 1 else raw.get(old[0])
+        if isinstance(parent, dict) and old[-1] in parent:
+            value = parent.pop(old[-1])
+            if new == "threads" and value == 0:
+                value = None  # 0 meant torch's default
+            raw.setdefault("train", {}).setdefault(new, value)
+    return raw
+
+
+def load_run_config(task: Task, path: Path) -> Any:
+    """The resolved config a run saved (``config.yaml``), as the task's config dataclass."""
+    import yaml
+
+    from attnkit.config import from_dict
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise AttnkitError(f"{path} is corrupt: {e}") from None
+    if not isinstance(raw, dict):
+        raise AttnkitError(f"{path} is corrupt: expected a mapping")
+    return from_dict(task.config_class, upgrade_config(raw))
 
 
 def run_folder(path: str | Path) -> Path:
@@ -151,7 +187,7 @@ def open_run(
     config_path = run_dir / CONFIG_FILE
     if not config_path.is_file():
         raise AttnkitError(f"{config_path} is missing: the run's config is needed to rebuild it")
-    cfg = load_config(task_obj.config_class, config_path)
+    cfg = load_run_config(task_obj, config_path)
     ckpt = find_checkpoint(path, checkpoint)
     assets = task_obj.load_assets(run_dir, meta)
     model = task_obj.build_model(cfg, assets)

@@ -114,10 +114,16 @@ def explain(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
+    names = list(means)
+    before_last = np.concatenate([means[n].ravel() for n in names[:-1]]) if len(names) > 1 else []
     report = {
         "split": split,
         "n": len(labels),
         "class_specificity": scores,
+        "gate_range": {n: [float(m.min()), float(m.max())] for n, m in means.items()},
+        "gate_range_before_last_block": [float(np.min(before_last)), float(np.max(before_last))]
+        if len(before_last)
+        else None,
         "mean_weights": {n: m.tolist() for n, m in means.items()},
         "classes": classes,
     }
