@@ -74,7 +74,6 @@ class TagTask(Task):
     name = "tag"
     config_class = Config
     default_config = "tag_pku.yaml"
-    unit = "tok"
 
     # ----- training ---------------------------------------------------------------------------
     def prepare(self, cfg: Config, run_dir: Path, *, reuse: bool) -> Prepared:

@@ -38,7 +38,6 @@ class TranslateTask(Task):
     name = "translate"
     config_class = Config
     default_config = "translate_es_en.yaml"
-    unit = "tok"
 
     # ----- training ---------------------------------------------------------------------------
     def prepare(self, cfg: Config, run_dir: Path, *, reuse: bool) -> Prepared:
