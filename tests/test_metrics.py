@@ -41,3 +41,17 @@ def test_bleu_signature_names_one_reference_and_13a():
 
     sig = bleu_signature()
     assert "nrefs:1" in sig and "tok:13a" in sig
+
+
+def test_repeated_runs_and_copy_recall_by_hand():
+    from attnkit.metrics import copy_recall, repeated_run_share
+
+    assert repeated_run_share(["Si le l' l' l' l'", "a a a b", "ok"], run=4) == pytest.approx(1 / 3)
+    out = copy_recall(
+        ["Open %1 in {name} with Dask 2", "Save", "Run JupyterLab"],
+        ["Ouvrir %1 dans {name} avec Dask 2", "Enregistrer", "Exécuter JupyterLab"],
+        ["Ouvrir dans {name} avec Dask 2", "Enregistrer", "Lancer Jupyter"],
+    )
+    # placeholders shared by source and reference: %1, {name}; the output kept {name}
+    # names: Dask, 2, JupyterLab; the output kept Dask and 2
+    assert out == {"placeholders": 2, "placeholder_recall": 0.5, "names": 3, "name_recall": 2 / 3}

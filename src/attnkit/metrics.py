@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Hashable, Sequence
 
@@ -87,3 +88,69 @@ def macro_f1(pred: Sequence[Hashable], gold: Sequence[Hashable]) -> float:
     """Unweighted mean of the per-class F1 over the classes seen in gold or predictions."""
     per_class = f1_per_class(pred, gold)
     return sum(f for _, _, f in per_class.values()) / len(per_class)
+
+
+def repeated_run_share(texts: Sequence[str], run: int = 4) -> float:
+    """Share of ``texts`` in which one word appears ``run`` or more times in a row.
+
+    The symptom of a looping decoder ("l' l' l' l' ...").
+
+    Example:
+        >>> repeated_run_share(["a b b b b", "a b a b", "c c"], run=3)
+        0.3333333333333333
+    """
+
+    def looping(text: str) -> bool:
+        words = text.split()
+        return any(len(set(words[i : i + run])) == 1 for i in range(len(words) - run + 1))
+
+    return sum(looping(t) for t in texts) / max(len(texts), 1)
+
+
+_PLACEHOLDER = re.compile(r"%\d+|%[sd]|\{[^{}\s]*\}")
+_WORD = re.compile(r"[^\s.,;:!?()«»\"“”]+")
+
+
+def copy_recall(
+    sources: Sequence[str], refs: Sequence[str], hyps: Sequence[str]
+) -> dict[str, float | int]:
+    """How well a translation keeps what must pass through unchanged.
+
+    Items that appear verbatim in both a source and its reference must be copied: placeholders
+    (``%1``, ``{name}``, ``%s``) and capitalised words or words with digits (product names such
+    as ``JupyterLab``, ``Dask``). Returns, for each kind, how many there are and the share of
+    them found in the hypothesis.
+
+    Example:
+        >>> copy_recall(["Open %1 in JupyterLab"], ["Ouvrir %1 dans JupyterLab"],
+        ...             ["Ouvrir %1 dans Jupyter"])
+        {'placeholders': 1, 'placeholder_recall': 1.0, 'names': 1, 'name_recall': 0.0}
+    """
+    _check_parallel(hyps, refs)
+    counts = {"placeholders": [0, 0], "names": [0, 0]}
+    for src, ref, hyp in zip(sources, refs, hyps, strict=True):
+        for kind, items in (
+            ("placeholders", set(_PLACEHOLDER.findall(src)) & set(_PLACEHOLDER.findall(ref))),
+            (
+                "names",
+                {
+                    w
+                    for w in set(_WORD.findall(src)) & set(_WORD.findall(ref))
+                    if not _PLACEHOLDER.fullmatch(w)
+                    and (w[:1].isupper() or any(c.isdigit() for c in w))
+                },
+            ),
+        ):
+            counts[kind][0] += len(items)
+            got = (
+                set(_PLACEHOLDER.findall(hyp))
+                if kind == "placeholders"
+                else set(_WORD.findall(hyp))
+            )
+            counts[kind][1] += len(items & got)
+    return {
+        "placeholders": counts["placeholders"][0],
+        "placeholder_recall": counts["placeholders"][1] / max(counts["placeholders"][0], 1),
+        "names": counts["names"][0],
+        "name_recall": counts["names"][1] / max(counts["names"][0], 1),
+    }

@@ -15,6 +15,7 @@ from attnkit.decoding import (
     StepDecoder,
     beam_search,
     block_repeated_ngrams,
+    block_token_runs,
     gnmt_length_penalty,
     greedy_search,
 )
@@ -258,3 +259,42 @@ def test_greedy_is_batch_independent(seq2seq):
         alone = greedy_search(model, src[i : i + 1, :L], lengths[i : i + 1], max_len=10)
         assert alone[0][0].tokens == batched[i][0].tokens
         assert alone[0][0].score == pytest.approx(batched[i][0].score, abs=1e-4)
+
+
+def test_block_token_runs_against_a_loop():
+    g = torch.Generator().manual_seed(3)
+    for _ in range(50):
+        hist = torch.randint(4, 7, (5, int(torch.randint(0, 6, (1,), generator=g))), generator=g)
+        for max_run in (1, 2, 3):
+            got = block_token_runs(torch.zeros(5, 8), hist, max_run)
+            for b in range(5):
+                tail = hist[b, -max_run:].tolist()
+                blocked = {tail[-1]} if len(tail) == max_run and len(set(tail)) == 1 else set()
+                assert {v for v in range(8) if got[b, v] == float("-inf")} == blocked
+
+
+class LoopingModel(MarkovModel):
+    """Prefers repeating its previous token forever (EOS very unlikely): a looping decoder."""
+
+    def decode_step(self, enc, state, prev_tokens):
+        lp, state, attn = super().decode_step(enc, state, prev_tokens)
+        lp = torch.full_like(lp, -5.0)
+        lp[:, EOS], lp[:, 0] = -9.0, float("-inf")  # EOS unlikely, PAD never
+        lp[torch.arange(len(prev_tokens)), torch.where(prev_tokens == BOS, 4, prev_tokens)] = -0.01
+        return lp, state, attn
+
+
+@pytest.mark.parametrize("search", ["greedy", "beam"])
+def test_max_repeat_ends_loops(search):
+    model = LoopingModel()
+    src, lengths = torch.tensor([[4, 5, 4]]), torch.tensor([3])
+
+    def decode(**kw):
+        if search == "greedy":
+            return greedy_search(model, src, lengths, max_len=12, **kw)[0][0].tokens
+        return beam_search(model, src, lengths, beam_size=3, max_len=12, **kw)[0][0].tokens
+
+    assert decode() == [4] * 12  # unguarded, it loops to the length limit
+    guarded = decode(max_repeat=3)
+    assert max(len(list(run)) for _, run in itertools.groupby(guarded)) <= 3
+    assert len(guarded) == 12 and guarded[:3] == [4, 4, 4]  # it goes on, out of the loop

@@ -196,3 +196,23 @@ def test_a_time_budget_becomes_a_stored_plan_that_resume_follows(tmp_path):
     for s in after_plan:  # the lr of step s was set before it, at progress (s - 1) / planned
         want = 0.01 * 0.5 * (1 + math.cos(math.pi * (s - 1) / planned))
         assert lrs[s] == pytest.approx(want, rel=1e-5)  # metrics.csv keeps 6 digits
+
+
+def test_min_steps_adds_epochs_and_the_plan_says_so(tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="attnkit"):
+        out = make(tmp_path, epochs=2, min_steps=50).fit()
+    assert out["steps"] == 60 and out["epochs"] == 5  # 12 batches an epoch: 5 epochs >= 50
+    assert "plan: 5 epochs x 12 steps = 60 updates (train.min_steps 50)" in caplog.text
+
+
+def test_warmup_fraction_follows_the_planned_updates(tmp_path):
+    """25% of 36 planned steps = 9 warm-up steps, then the cosine over the whole run."""
+    import math
+
+    make(tmp_path, epochs=3, warmup_fraction=0.25, schedule="cosine").fit()
+    lrs = _lrs(tmp_path)
+    for s, lr in lrs.items():  # the lr of step s was set before it, for step index s - 1
+        want = s / 9 if s <= 9 else 0.5 * (1 + math.cos(math.pi * (s - 1) / 36))
+        assert lr == pytest.approx(0.01 * want, rel=1e-5), s

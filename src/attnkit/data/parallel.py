@@ -46,6 +46,7 @@ class ParallelDataConfig:
     joint_vocab: bool = True  # one vocabulary for both languages
     max_len: int = 60  # drop training pairs with a side longer than this (tokens)
     max_tokens: int = 6000  # tokens per batch (source or target, padding counted)
+    min_batches_per_epoch: int = 0  # > 0: smaller batches when an epoch would have fewer
     train_limit: int | None = None  # use only the first N training pairs (quick runs)
     dev_limit: int = 400  # dev sentences scored with greedy BLEU during training
 
@@ -78,6 +79,19 @@ class ParallelData:
     dev: Encoded
     train_pairs: int  # training pairs before the length filter
 
+    def epoch_tokens(self) -> int:
+        """Tokens of one epoch, the longer side of each pair (what batches are packed by)."""
+        return sum(max(s, t) for s, t in self.train.lengths())
+
+    def batch_tokens(self, cfg: ParallelDataConfig) -> int:
+        """Tokens per batch: ``cfg.max_tokens``, or fewer so that an epoch has at least
+        ``cfg.min_batches_per_epoch`` batches (never fewer than the longest pair)."""
+        if not cfg.min_batches_per_epoch:
+            return cfg.max_tokens
+        longest = max((max(s, t) for s, t in self.train.lengths()), default=1)
+        wanted = self.epoch_tokens() // cfg.min_batches_per_epoch
+        return max(longest, min(cfg.max_tokens, wanted))
+
     def batches(self, epoch: int, *, max_tokens: int, seed: int) -> CollatedBatches:
         """The shuffled training batches of ``epoch`` (see :func:`token_batches`)."""
         groups = token_batches(
@@ -85,10 +99,13 @@ class ParallelData:
         )
         return CollatedBatches(groups, lambda idx: collate_pairs(self.train, idx))
 
-    def describe(self, max_len: int) -> str:
+    def describe(self, cfg: ParallelDataConfig) -> str:
+        tokens = self.batch_tokens(cfg)
         return (
-            f"{len(self.train):,} training pairs (of {self.train_pairs:,}; max_len {max_len}), "
-            f"{len(self.dev):,} dev; vocab {self.src_tok.vocab_size:,}/{self.tgt_tok.vocab_size:,}"
+            f"{len(self.train):,} training pairs (of {self.train_pairs:,}; max_len "
+            f"{cfg.max_len}), {len(self.dev):,} dev; vocab {self.src_tok.vocab_size:,}/"
+            f"{self.tgt_tok.vocab_size:,}; batches of <= {tokens:,} tokens "
+            f"(about {max(1, self.epoch_tokens() // tokens):,} per epoch)"
         )
 
 

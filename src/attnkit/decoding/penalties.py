@@ -1,4 +1,4 @@
-"""Length penalty and n-gram blocking for beam search."""
+"""Length penalty, n-gram blocking and a cap on repeated tokens, for greedy and beam search."""
 
 from __future__ import annotations
 
@@ -38,3 +38,30 @@ def block_repeated_ngrams(log_probs: Tensor, history: Tensor, n: int) -> Tensor:
         blocked = windows[:, :, n - 1]  # (B, W)
     hits = torch.zeros_like(log_probs).scatter_add_(1, blocked, match.to(log_probs.dtype))
     return log_probs.masked_fill_(hits > 0, float("-inf"))
+
+
+def block_token_runs(log_probs: Tensor, history: Tensor, max_run: int) -> Tensor:
+    """Forbid the token that would repeat the last one ``max_run + 1`` times in a row.
+
+    The guard against an undertrained model's loops ("l' l' l' l' ..."): a row whose last
+    ``max_run`` tokens are all ``t`` may not emit ``t`` again.
+
+    Args:
+        log_probs: (B, V) next-token log-probabilities; modified in place and returned.
+        history: (B, t) tokens generated so far (no BOS).
+        max_run: how many times in a row a token may appear (>= 1).
+
+    Example:
+        >>> lp = torch.zeros(2, 5)
+        >>> out = block_token_runs(lp, torch.tensor([[1, 4, 4], [4, 1, 4]]), 2)
+        >>> out[:, 4].tolist()
+        [-inf, 0.0]
+    """
+    if max_run < 1 or history.size(1) < max_run:
+        return log_probs
+    tail = history[:, -max_run:]  # (B, max_run)
+    run = (tail == tail[:, -1:]).all(dim=1)  # (B,) the last max_run tokens are one token
+    rows = run.nonzero().squeeze(1)
+    if rows.numel():
+        log_probs[rows, tail[rows, -1]] = float("-inf")
+    return log_probs

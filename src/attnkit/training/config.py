@@ -23,7 +23,9 @@ class TrainConfig:
     optimizer: Literal["adamw", "sgd"] = "adamw"
     momentum: float = 0.9  # SGD momentum (Nesterov)
     schedule: Literal["constant", "cosine", "linear", "inverse_sqrt", "plateau"] = "cosine"
-    warmup_steps: int = 0  # linear warm-up from 0 to lr
+    warmup_steps: int = 0  # linear warm-up from 0 to lr over this many steps
+    warmup_fraction: float = 0.0  # > 0: warm up over this share of the planned steps instead
+    min_steps: int = 0  # more epochs when epochs x batches would give fewer updates (no budget)
     min_lr_ratio: float = 0.0  # cosine/linear decay floor, as a fraction of lr
     plateau_factor: float = 0.5  # plateau: multiply lr by this when the metric stalls
     grad_clip: float | None = 1.0  # max global grad norm (None: no clipping)
@@ -49,5 +51,7 @@ class TrainConfig:
             raise ValueError(f"train.max_steps must be >= 1 or null, got {self.max_steps}")
         if self.budget_minutes is not None and self.budget_minutes <= 0:
             raise ValueError(f"train.budget_minutes must be > 0 or null, got {self.budget_minutes}")
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ValueError(f"train.warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"train.threads must be >= 1 or null, got {self.threads}")

@@ -7,7 +7,22 @@ import math
 from attnkit.training.config import TrainConfig
 
 
-def lr_factor(cfg: TrainConfig, step: int, progress: float) -> float:
+def warmup_steps(cfg: TrainConfig, total_steps: float) -> float:
+    """The warm-up length: ``warmup_fraction`` of the run's ``total_steps`` when it is set,
+    else ``warmup_steps`` (an unknown total gives an infinite warm-up with a fraction).
+
+    Example:
+        >>> warmup_steps(TrainConfig(warmup_fraction=0.05), 2000), warmup_steps(TrainConfig(), 9)
+        (100, 0)
+    """
+    if not cfg.warmup_fraction:
+        return cfg.warmup_steps
+    if not math.isfinite(total_steps):
+        return math.inf
+    return max(1, math.ceil(cfg.warmup_fraction * total_steps))
+
+
+def lr_factor(cfg: TrainConfig, step: int, progress: float, warmup: float | None = None) -> float:
     """Multiplier of ``cfg.lr`` at optimizer step ``step`` (0-based).
 
     Args:
@@ -15,14 +30,16 @@ def lr_factor(cfg: TrainConfig, step: int, progress: float) -> float:
         step: steps taken so far.
         progress: fraction of training done in [0, 1] (steps or time budget, whichever is
             further along); used by the decaying schedules.
+        warmup: warm-up steps (default ``cfg.warmup_steps``; see :func:`warmup_steps`).
 
     Example:
         >>> cfg = TrainConfig(schedule="linear", warmup_steps=10)
         >>> lr_factor(cfg, 4, 0.0), lr_factor(cfg, 10, 0.5)
         (0.5, 0.5)
     """
-    if cfg.warmup_steps and step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
+    warmup = cfg.warmup_steps if warmup is None else warmup
+    if warmup and step < warmup:
+        return (step + 1) / warmup
     floor = cfg.min_lr_ratio
     progress = min(max(progress, 0.0), 1.0)
     if cfg.schedule == "cosine":

@@ -56,6 +56,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from attnkit import log
 from attnkit.errors import AttnkitError
 from attnkit.training.checkpoint import (
     average_states,
@@ -66,7 +67,7 @@ from attnkit.training.checkpoint import (
 )
 from attnkit.training.config import TrainConfig
 from attnkit.training.distributed import DistEnv
-from attnkit.training.schedule import lr_factor
+from attnkit.training.schedule import lr_factor, warmup_steps
 
 LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, int]]
 BatchFn = Callable[[int], Iterable[Any]]
@@ -341,6 +342,14 @@ class Trainer:
         self.model.load_state_dict(backup)
 
     # ----- how long ----------------------------------------------------------------------------
+    def _epochs(self, steps_per_epoch: int | None) -> int:
+        """``cfg.epochs``, or more when they would give fewer than ``cfg.min_steps`` updates
+        (a small corpus); a time budget decides on its own."""
+        cfg = self.cfg
+        if not (cfg.min_steps and steps_per_epoch) or cfg.budget_minutes:
+            return cfg.epochs
+        return max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch))
+
     def _step_limit(self, steps_per_epoch: int | None) -> float:
         """The steps this run will take at most, from max_steps, epochs and the budget plan."""
         cfg, st = self.cfg, self.state
@@ -348,7 +357,7 @@ class Trainer:
         if cfg.max_steps:
             limits.append(cfg.max_steps)
         if steps_per_epoch:
-            limits.append(steps_per_epoch * cfg.epochs)
+            limits.append(steps_per_epoch * self._epochs(steps_per_epoch))
         if st["planned_steps"]:
             limits.append(st["planned_steps"])
         return min(limits)
@@ -361,6 +370,35 @@ class Trainer:
             by_time = st["elapsed"] / (cfg.budget_minutes * 60)
             return max(by_time, st["step"] / limit if math.isfinite(limit) else 0.0)
         return st["step"] / limit if math.isfinite(limit) else 0.0
+
+    def _warmup(self, steps_per_epoch: int | None) -> float:
+        """Warm-up steps now. With ``warmup_fraction`` under a budget not yet planned, the
+        total is what the pace so far says the budget will allow."""
+        cfg, st = self.cfg, self.state
+        total = self._step_limit(steps_per_epoch)
+        if cfg.budget_minutes and st["planned_steps"] is None and st["elapsed"] > 0:
+            total = min(total, st["step"] * cfg.budget_minutes * 60 / st["elapsed"])
+        return warmup_steps(cfg, total)
+
+    def describe_plan(self, steps_per_epoch: int | None) -> str:
+        """One line: how many updates this run plans and how it warms up."""
+        cfg = self.cfg
+        if cfg.budget_minutes and not self.state["planned_steps"]:
+            updates = f"a {cfg.budget_minutes:g}-minute budget (turned into steps after 2%)"
+        else:
+            epochs = self._epochs(steps_per_epoch)
+            limit = self._step_limit(steps_per_epoch)
+            per = f"{epochs} epochs x {steps_per_epoch:,} steps" if steps_per_epoch else "steps"
+            updates = f"{per} = {limit:,.0f} updates" if math.isfinite(limit) else per
+            if epochs > cfg.epochs:
+                updates += f" (train.min_steps {cfg.min_steps:,})"
+        if cfg.warmup_fraction:
+            warm = self._warmup(steps_per_epoch)
+            shown = f"{warm:,.0f} steps" if math.isfinite(warm) else "to be planned"
+            warmup = f"warm-up {cfg.warmup_fraction:.0%} ({shown})"
+        else:
+            warmup = f"warm-up {cfg.warmup_steps:,} steps"
+        return f"plan: {updates}, {warmup}, {cfg.schedule} schedule, lr {cfg.lr:g}"
 
     def _plan_budget(self) -> None:
         """Once 2% of the budget is spent, turn the rest into steps at the measured rate."""
@@ -425,10 +463,13 @@ class Trainer:
                 yield group
                 group = []
 
-    def _train_step(self, micro_batches: list[Any], progress: float) -> tuple[float, int]:
+    def _train_step(
+        self, micro_batches: list[Any], progress: float, warmup: float
+    ) -> tuple[float, int]:
         cfg, st = self.cfg, self.state
         for group in self.optimizer.param_groups:
-            group["lr"] = cfg.lr * lr_factor(cfg, st["step"], progress) * st["plateau_scale"]
+            factor = lr_factor(cfg, st["step"], progress, warmup)
+            group["lr"] = cfg.lr * factor * st["plateau_scale"]
         self.optimizer.zero_grad(set_to_none=True)
         pooled = self.world > 1 or len(micro_batches) > 1
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
@@ -486,7 +527,10 @@ class Trainer:
         self.train_model.train()
         stop = False
         last_eval_step = st["step"] if st["step"] else -1
-        while st["epoch"] < cfg.epochs and not stop:
+        first = self._steps_in(self.batches(st["epoch"]))
+        if self.is_main:
+            log.info(self.describe_plan(first))
+        while st["epoch"] < self._epochs(first) and not stop:
             epoch_batches = self.batches(st["epoch"])
             steps = self._steps_in(epoch_batches)
             bar = tqdm(
@@ -494,7 +538,7 @@ class Trainer:
                 initial=st["batch_in_epoch"],
                 unit="step",
                 leave=False,
-                desc=f"epoch {st['epoch'] + 1}/{cfg.epochs}",
+                desc=f"epoch {st['epoch'] + 1}/{self._epochs(first)}",
                 disable=not (cfg.progress and self.is_main),
             )
             ema = None
@@ -506,7 +550,7 @@ class Trainer:
                     break
                 rng = self._rng_state()  # as this step starts: what a resumed run restores
                 try:
-                    loss, n = self._train_step(micro, self._progress(steps))
+                    loss, n = self._train_step(micro, self._progress(steps), self._warmup(steps))
                 except KeyboardInterrupt:
                     self.save_last([rng])  # the last finished step; this rank's generator
                     bar.close()

@@ -15,7 +15,7 @@ from attnkit.data import parallel
 from attnkit.data.batching import CollatedBatches, token_batches
 from attnkit.data.text import Tokenizer
 from attnkit.errors import AttnkitError
-from attnkit.metrics import bleu, bleu_signature, chrf
+from attnkit.metrics import bleu, bleu_signature, chrf, copy_recall, repeated_run_share
 from attnkit.models.losses import label_smoothed_cross_entropy
 from attnkit.models.seq2seq import Seq2Seq
 from attnkit.tasks.base import Prepared, Task
@@ -53,10 +53,10 @@ class TranslateTask(Task):
                 "train_pairs_before_filter": data.train_pairs,
             },
             batches=lambda epoch: data.batches(
-                epoch, max_tokens=cfg.data.max_tokens, seed=cfg.train.seed
+                epoch, max_tokens=data.batch_tokens(cfg.data), seed=cfg.train.seed
             ),
             dev=data,
-            description=data.describe(cfg.data.max_len),
+            description=data.describe(cfg.data),
         )
 
     def build_model(self, cfg: Config, assets: Assets) -> Seq2Seq:
@@ -107,7 +107,9 @@ class TranslateTask(Task):
         """BLEU and chrF with beam search on ``split`` (sacrebleu), and the verbatim overlap.
 
         Writes ``<split>.hyp.txt``. Also reports how many pairs of ``split`` occur verbatim
-        in the training split and the scores without them.
+        in the training split and the scores without them, the share of outputs with a word
+        four or more times in a row (a looping decoder), and how many placeholders and names
+        that source and reference share the output kept (:func:`attnkit.metrics.copy_recall`).
         """
         cfg: Config = run.config
         tr = self.translator(run)
@@ -128,6 +130,8 @@ class TranslateTask(Task):
             "beam_size": tr.decode.beam_size,
             "decode_seconds": round(seconds, 1),
             "sentences_per_second": round(len(texts) / max(seconds, 1e-9), 1),
+            "looping_share": repeated_run_share(texts, run=4),
+            **copy_recall([pairs[i][0] for i in data.index], data.refs, texts),
             "in_train_verbatim": len(texts) - len(keep),
             "bleu_without_in_train": round(bleu(unseen_hyps, unseen_refs), 2),
             "chrf_without_in_train": round(chrf(unseen_hyps, unseen_refs), 2),

@@ -65,7 +65,9 @@ class Translator:
             batch = batch.to(self.device)
             max_len = int(d.max_len_ratio * lengths.max().item()) + 10
             if greedy:
-                hyps = greedy_search(self.model, batch, lengths, max_len=max_len)
+                hyps = greedy_search(
+                    self.model, batch, lengths, max_len=max_len, max_repeat=d.max_repeat
+                )
             else:
                 hyps = beam_search(
                     self.model,
@@ -76,6 +78,7 @@ class Translator:
                     alpha=d.alpha,
                     n_best=d.n_best,
                     no_repeat_ngram_size=d.no_repeat_ngram_size,
+                    max_repeat=d.max_repeat,
                 )
             for i, nbest in zip(idx, hyps, strict=True):
                 results[i] = nbest
