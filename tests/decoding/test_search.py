@@ -14,8 +14,8 @@ from attnkit.decoding import (
     Hypotheses,
     StepDecoder,
     beam_search,
+    block_loops,
     block_repeated_ngrams,
-    block_token_runs,
     gnmt_length_penalty,
     greedy_search,
 )
@@ -261,15 +261,19 @@ def test_greedy_is_batch_independent(seq2seq):
         assert alone[0][0].score == pytest.approx(batched[i][0].score, abs=1e-4)
 
 
-def test_block_token_runs_against_a_loop():
+def test_block_loops_against_a_loop():
     g = torch.Generator().manual_seed(3)
-    for _ in range(50):
-        hist = torch.randint(4, 7, (5, int(torch.randint(0, 6, (1,), generator=g))), generator=g)
+    for _ in range(200):
+        length = int(torch.randint(0, 9, (1,), generator=g))
+        hist = torch.randint(4, 6, (5, length), generator=g)  # two tokens: many repeats
         for max_run in (1, 2, 3):
-            got = block_token_runs(torch.zeros(5, 8), hist, max_run)
+            got = block_loops(torch.zeros(5, 8), hist, max_run, max_span=3)
             for b in range(5):
-                tail = hist[b, -max_run:].tolist()
-                blocked = {tail[-1]} if len(tail) == max_run and len(set(tail)) == 1 else set()
+                row, blocked = hist[b].tolist(), set()
+                for span in (1, 2, 3):
+                    tail = row[len(row) - span * max_run :]
+                    if len(tail) == span * max_run and tail == tail[:span] * max_run:
+                        blocked.add(tail[0])
                 assert {v for v in range(8) if got[b, v] == float("-inf")} == blocked
 
 

@@ -19,19 +19,15 @@ Example:
 from attnkit.decoding.beam import beam_search
 from attnkit.decoding.greedy import check_inputs, greedy_search, max_lengths
 from attnkit.decoding.interface import Hypotheses, Hypothesis, StepDecoder
-from attnkit.decoding.penalties import (
-    block_repeated_ngrams,
-    block_token_runs,
-    gnmt_length_penalty,
-)
+from attnkit.decoding.penalties import block_loops, block_repeated_ngrams, gnmt_length_penalty
 
 __all__ = [
     "Hypotheses",
     "Hypothesis",
     "StepDecoder",
     "beam_search",
+    "block_loops",
     "block_repeated_ngrams",
-    "block_token_runs",
     "check_inputs",
     "gnmt_length_penalty",
     "greedy_search",

@@ -19,8 +19,8 @@ from torch import Tensor
 from attnkit.decoding.greedy import check_inputs, max_lengths
 from attnkit.decoding.interface import Hypotheses, Hypothesis, StepDecoder
 from attnkit.decoding.penalties import (
+    block_loops,
     block_repeated_ngrams,
-    block_token_runs,
     gnmt_length_penalty,
 )
 from attnkit.specials import BOS_ID, EOS_ID
@@ -56,7 +56,8 @@ def beam_search(
         alpha: GNMT length-penalty exponent (0 = rank by raw log-probability).
         n_best: hypotheses returned per sentence (<= beam_size), best first.
         no_repeat_ngram_size: if > 0, no n-gram of this size appears twice in an output.
-        max_repeat: if > 0, no token appears more than this many times in a row.
+        max_repeat: if > 0, no pattern of 1-4 tokens appears more than this many times in a
+            row (:func:`~attnkit.decoding.penalties.block_loops`).
         bos_id: the first decoder input.
         eos_id: ends a hypothesis.
 
@@ -105,7 +106,7 @@ def beam_search(
         if no_repeat_ngram_size > 0:
             log_probs = block_repeated_ngrams(log_probs, hist, no_repeat_ngram_size)
         if max_repeat > 0:
-            log_probs = block_token_runs(log_probs, hist, max_repeat)
+            log_probs = block_loops(log_probs, hist, max_repeat)
         cand = (scores.view(B * K, 1) + log_probs).view(B, K * V)  # (B, K*V)
         n_cand = min(2 * K, K * V)
         top_scores, top_idx = cand.topk(n_cand, dim=1)  # (B, 2K)

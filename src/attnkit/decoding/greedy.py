@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from attnkit.decoding.interface import Hypotheses, Hypothesis, StepDecoder
-from attnkit.decoding.penalties import block_token_runs
+from attnkit.decoding.penalties import block_loops
 from attnkit.specials import BOS_ID, EOS_ID
 
 
@@ -66,7 +66,8 @@ def greedy_search(
         src_lengths: (B,) source lengths.
         max_len: at most this many output tokens (EOS not counted).
         max_len_ratio: at most ``ceil(ratio * src_len)`` output tokens per sentence.
-        max_repeat: if > 0, no token appears more than this many times in a row.
+        max_repeat: if > 0, no pattern of 1-4 tokens appears more than this many times in a
+            row (:func:`~attnkit.decoding.penalties.block_loops`).
         bos_id: the first decoder input.
         eos_id: stops a sentence.
 
@@ -88,7 +89,7 @@ def greedy_search(
     for t in range(max(limits)):
         log_probs, state, attn = model.decode_step(enc, state, prev)  # (B, V)
         if max_repeat > 0 and tokens:
-            log_probs = block_token_runs(log_probs, torch.stack(tokens, dim=1), max_repeat)
+            log_probs = block_loops(log_probs, torch.stack(tokens, dim=1), max_repeat)
         tok_lp, tok = log_probs.max(dim=-1)  # (B,)
         score = torch.where(_active(open_, B, src.device), score + tok_lp, score)
         tokens.append(tok)

@@ -40,28 +40,36 @@ def block_repeated_ngrams(log_probs: Tensor, history: Tensor, n: int) -> Tensor:
     return log_probs.masked_fill_(hits > 0, float("-inf"))
 
 
-def block_token_runs(log_probs: Tensor, history: Tensor, max_run: int) -> Tensor:
-    """Forbid the token that would repeat the last one ``max_run + 1`` times in a row.
+def block_loops(log_probs: Tensor, history: Tensor, max_run: int, max_span: int = 4) -> Tensor:
+    """Forbid the token that would start another copy of a pattern already repeated
+    ``max_run`` times in a row at the end of the output.
 
-    The guard against an undertrained model's loops ("l' l' l' l' ..."): a row whose last
-    ``max_run`` tokens are all ``t`` may not emit ``t`` again.
+    The guard against an undertrained model's loops: "l' l' l' l' ..." (with subwords, the
+    pattern ``▁l '`` of two tokens) or "de la de la de la". A pattern is 1 to ``max_span``
+    tokens long.
 
     Args:
         log_probs: (B, V) next-token log-probabilities; modified in place and returned.
         history: (B, t) tokens generated so far (no BOS).
-        max_run: how many times in a row a token may appear (>= 1).
+        max_run: how many times in a row a pattern may appear (>= 1).
+        max_span: the longest pattern looked for.
 
     Example:
-        >>> lp = torch.zeros(2, 5)
-        >>> out = block_token_runs(lp, torch.tensor([[1, 4, 4], [4, 1, 4]]), 2)
-        >>> out[:, 4].tolist()
-        [-inf, 0.0]
+        >>> lp = torch.zeros(3, 6)
+        >>> hist = torch.tensor([[1, 1, 4, 4], [5, 4, 5, 4], [4, 1, 4, 2]])
+        >>> out = block_loops(lp, hist, max_run=2)
+        >>> (out == float("-inf")).nonzero().tolist()  # ..4 4: not 4 again; 5 4 5 4: not 5
+        [[0, 4], [1, 5]]
     """
-    if max_run < 1 or history.size(1) < max_run:
+    if max_run < 1:
         return log_probs
-    tail = history[:, -max_run:]  # (B, max_run)
-    run = (tail == tail[:, -1:]).all(dim=1)  # (B,) the last max_run tokens are one token
-    rows = run.nonzero().squeeze(1)
-    if rows.numel():
-        log_probs[rows, tail[rows, -1]] = float("-inf")
+    t = history.size(1)
+    for span in range(1, max_span + 1):
+        if span * max_run > t:
+            break
+        tail = history[:, t - span * max_run :].reshape(-1, max_run, span)  # (B, runs, span)
+        looping = (tail == tail[:, :1]).all(dim=2).all(dim=1)  # (B,) one pattern, max_run times
+        rows = looping.nonzero().squeeze(1)
+        if rows.numel():
+            log_probs[rows, tail[rows, 0, 0]] = float("-inf")  # the first token of the pattern
     return log_probs

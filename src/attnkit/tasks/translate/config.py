@@ -18,7 +18,7 @@ class DecodeConfig:
     max_len_ratio: float = 1.5  # output tokens <= ratio * source tokens + 10
     n_best: int = 1
     no_repeat_ngram_size: int = 0
-    max_repeat: int = 0  # > 0: no token more than this many times in a row (a loop guard)
+    max_repeat: int = 0  # > 0: no 1-4 token pattern more than this many times in a row
     batch_sentences: int = 64  # sentences decoded together
     max_input_tokens: int = 250  # longer inputs are refused by `attnkit translate`
 
