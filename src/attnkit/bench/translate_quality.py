@@ -1,13 +1,18 @@
-"""Translation quality on the held-out test split: the default recipe under the demo's time
-budget and run to its full epochs, with the test pairs that occur verbatim in training.
+"""Translation quality on the held-out test splits: the default recipe under the demo's time
+budgets, run to its full epochs, and on the small JupyterLab corpus, each beside the recipe
+before it followed the run (``*_old``: a fixed 200-step warm-up, the Bible's batch size and
+epochs whatever the corpus, no loop guard).
 
-===========  ==================================================================
-variant      what
-===========  ==================================================================
-budget15     ``configs/translate_es_en.yaml`` with ``train.budget_minutes=15``:
-             what ``make demo`` trains
-full         the same config to its 20 epochs (early stopping on dev BLEU)
-===========  ==================================================================
+=================  ==============================================================
+variant            what
+=================  ==============================================================
+budget15           ``configs/translate_es_en.yaml`` with ``train.budget_minutes=15``:
+                   what ``make demo`` trains
+budget3            the same with a 3-minute budget
+full               the same config to its 20 epochs (early stopping on dev BLEU)
+jupyterlab         ``--set data.corpus=jupyterlab-fr``: the README's second corpus
+*_old              the same with :data:`OLD_RECIPE`
+=================  ==============================================================
 
 Each variant trains into ``<runs>/<variant>`` (resumable, reused when finished; see
 :mod:`attnkit.bench.variants`), picks its checkpoint on dev BLEU and is scored once on the
@@ -27,26 +32,46 @@ from datetime import datetime
 
 from attnkit.bench.variants import Variant, add_run_options, report, run_variants, runs_folder
 
-VARIANTS = {
-    "budget15": Variant("budget15", ("train.budget_minutes=15",)),
-    "full": Variant("full"),
+OLD_RECIPE = (
+    "train.warmup_fraction=0",
+    "train.warmup_steps=200",
+    "train.min_steps=0",
+    "data.min_batches_per_epoch=0",
+    "decode.max_repeat=0",
+)
+"""The recipe before it followed the run (attnkit before 0.2)."""
+
+_BASE = {
+    "budget15": ("train.budget_minutes=15",),
+    "budget3": ("train.budget_minutes=3",),
+    "full": (),
+    "jupyterlab": ("data.corpus=jupyterlab-fr",),
 }
+VARIANTS = {
+    **{name: Variant(name, sets) for name, sets in _BASE.items()},
+    **{f"{name}_old": Variant(f"{name}_old", (*sets, *OLD_RECIPE)) for name, sets in _BASE.items()},
+}
+
+
+DEFAULT_VARIANTS = ("budget15", "full", "budget3", "jupyterlab")
 
 
 def table(results: dict[str, dict]) -> list[str]:
     """One row per variant: training, test BLEU/chrF, and without the verbatim overlap."""
     lines = [
-        f"{'variant':<10}{'steps':>7}{'train min':>10}{'tok/s':>8}{'dev BLEU':>9}"
-        f"{'test BLEU':>10}{'chrF':>7}{'in train':>9}{'BLEU w/o':>9}{'chrF w/o':>9}",
-        "-" * 88,
+        f"{'variant':<16}{'steps':>7}{'train min':>10}{'tok/s':>8}{'dev BLEU':>9}"
+        f"{'test BLEU':>10}{'chrF':>7}{'loop %':>7}{'%1 kept':>8}{'in train':>9}"
+        f"{'BLEU w/o':>9}",
+        "-" * 100,
     ]
     for name, r in results.items():
         t, s = r["train"], r["test"]
         lines.append(
-            f"{name:<10}{t['steps']:>7}{t['train_seconds'] / 60:>10.1f}"
+            f"{name:<16}{t['steps']:>7}{t['train_seconds'] / 60:>10.1f}"
             f"{t['units_per_second']:>8,.0f}{t['best_bleu']:>9.2f}{s['bleu']:>10.2f}"
-            f"{s['chrf']:>7.2f}{s['in_train_verbatim']:>9}{s['bleu_without_in_train']:>9.2f}"
-            f"{s['chrf_without_in_train']:>9.2f}"
+            f"{s['chrf']:>7.2f}{100 * s.get('looping_share', 0):>7.1f}"
+            f"{100 * s.get('placeholder_recall', 0):>8.1f}{s['in_train_verbatim']:>9}"
+            f"{s['bleu_without_in_train']:>9.2f}"
         )
     return lines
 
@@ -56,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="attnkit bench translate-quality", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--variants", default=",".join(VARIANTS), help=f"comma-separated from {','.join(VARIANTS)}"
+        "--variants",
+        default=",".join(DEFAULT_VARIANTS),
+        help=f"comma-separated from {','.join(VARIANTS)} (default {','.join(DEFAULT_VARIANTS)})",
     )
     add_run_options(parser, "translate-quality")
     return parser
@@ -76,4 +103,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["VARIANTS", "main", "table"]
+__all__ = ["DEFAULT_VARIANTS", "OLD_RECIPE", "VARIANTS", "main", "table"]
