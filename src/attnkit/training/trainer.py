@@ -395,7 +395,7 @@ class Trainer:
         if cfg.warmup_fraction:
             warm = self._warmup(steps_per_epoch)
             shown = f"{warm:,.0f} steps" if math.isfinite(warm) else "to be planned"
-            warmup = f"warm-up {cfg.warmup_fraction:.0%} ({shown})"
+            warmup = f"warm-up {cfg.warmup_fraction:.1%} ({shown})"
         else:
             warmup = f"warm-up {cfg.warmup_steps:,} steps"
         return f"plan: {updates}, {warmup}, {cfg.schedule} schedule, lr {cfg.lr:g}"
