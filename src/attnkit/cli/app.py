@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import typer
 
@@ -19,22 +18,9 @@ app.add_typer(data_app, name="data")
 app.add_typer(bench_app, name="bench")
 
 
-def jsonable(obj: Any) -> Any:
-    """``obj`` with tensors turned into (rounded) nested lists, for JSON output."""
-    import torch
-
-    if isinstance(obj, torch.Tensor):
-        return obj.float().mul(1e4).round().div(1e4).tolist()
-    if isinstance(obj, dict):
-        return {k: jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    return obj
-
-
 def echo_json(obj: object) -> None:
     """Print ``obj`` as indented JSON (what the eval commands print)."""
     typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=float))
 
 
-__all__ = ["app", "bench_app", "data_app", "echo_json", "jsonable"]
+__all__ = ["app", "bench_app", "data_app", "echo_json"]

@@ -27,7 +27,6 @@ def demo(
     from attnkit.tasks import open_run
     from attnkit.tasks import train as train_task
     from attnkit.tasks.translate import TASK
-    from attnkit.viz import plot_attention
 
     run_dir = Path(out or runs_dir() / "demo")
     cfg_path = repo_configs_dir() / TASK.default_config
@@ -58,9 +57,5 @@ def demo(
     for (src, ref), result in zip(picks, results, strict=True):
         typer.echo(f"  es:  {src}\n  ref: {ref}\n  out: {result['translation']}\n")
     png = run_dir / "attention.png"
-    first = results[0]
-    plot_attention(
-        first["attention"], first["source_tokens"], first["target_tokens"], png,
-        title=first["translation"],
-    )  # fmt: skip
+    TASK.plot(results[0], png)
     typer.echo(f"attention map: {png}\ntraining curves: {run_dir / 'curves.png'}")

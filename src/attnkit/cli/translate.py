@@ -54,11 +54,5 @@ def translate(
                 f"{hyp['translation']}\t{hyp['score']:.3f}" if n_best > 1 else hyp["translation"]
             )
     if plot is not None:
-        from attnkit.viz import plot_attention
-
-        first = results[0]
-        plot_attention(
-            first["attention"], first["source_tokens"], first["target_tokens"], plot,
-            title=first["translation"],
-        )  # fmt: skip
+        TASK.plot(results[0], plot)
         typer.echo(f"attention map: {plot}", err=True)

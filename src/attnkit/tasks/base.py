@@ -21,6 +21,7 @@ member                 what the task gives
 ``load_assets``        the assets of a trained run (tokenizers, vocabulary, class names)
 ``evaluate``           the held-out metrics of an opened run (``attnkit eval``)
 ``predict``            JSON-able predictions for raw inputs (CLI commands and HTTP API)
+``plot``               optional: a heatmap of a prediction's attention (``--plot``)
 ``export_onnx``        optional, with ``exports_onnx = True``: ONNX (``attnkit export``)
 =====================  ==================================================================
 
@@ -106,6 +107,10 @@ class Task:
     def predict(self, run: Run, inputs: Sequence[Any], **options: Any) -> list[dict[str, Any]]:
         """One JSON-able result per input (what the CLI prints and the HTTP API returns)."""
         raise NotImplementedError
+
+    def plot(self, result: dict[str, Any], path: Path) -> None:
+        """Optional: draw the attention of a ``predict(..., attention=True)`` result as a PNG."""
+        raise AttnkitError(f"{self.name!r} results have no attention to draw")
 
     def export_onnx(self, run: Run, out: Path) -> dict[str, Any]:
         """Optional: write the model as ONNX and check it; tasks without it refuse."""

@@ -178,6 +178,19 @@ class TranslateTask(Task):
             results.append(out)
         return results
 
+    def plot(self, result: dict[str, Any], path: Path) -> None:
+        """Save the attention of a :meth:`predict` result (made with ``attention=True``) as a
+        heatmap: target pieces down, source pieces across."""
+        from attnkit.viz import plot_attention
+
+        plot_attention(
+            result["attention"],
+            result["source_tokens"],
+            result["target_tokens"],
+            path,
+            title=result["translation"],
+        )
+
 
 TASK = TranslateTask()
 

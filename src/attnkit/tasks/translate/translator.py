@@ -130,13 +130,5 @@ class Translator:
         tgt_pieces = [self.tgt_tok.id_to_piece(i) for i in hyp.tokens]
         return src_pieces, tgt_pieces, hyp.attention[: len(tgt_pieces), : len(src_pieces)]
 
-    def plot(self, text: str, hyp: Hypothesis, path) -> None:
-        """Draw the attention of ``hyp`` (the translation of ``text``) as a heatmap PNG."""
-        from attnkit.viz import plot_attention
-
-        src_pieces, tgt_pieces, weights = self.attention_view(text, hyp)
-        title = self.tgt_tok.decode(hyp.tokens)
-        plot_attention(weights, src_pieces, tgt_pieces, path, title=title)
-
 
 __all__ = ["Translator"]
