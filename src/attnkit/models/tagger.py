@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -46,10 +47,13 @@ from attnkit.specials import PAD_ID
 class TaggerConfig:
     """Hyperparameters of :class:`Tagger` (vocabulary sizes are given to the model apart)."""
 
-    word_dim: int = 100  # word embedding size
-    char_dim: int = 32  # character embedding size
-    char_channels: int = 64  # character CNN filters (0 = no character features)
+    word_dim: int = 100  # unit embedding size (a word, or a character for joint segmentation)
+    char_dim: int = 32  # sub-unit embedding size (a word's characters, a character's bigrams)
+    char_channels: int = 64  # character CNN filters (0 = no sub-unit features)
     char_kernel: int = 3  # character CNN window (odd)
+    subunits: Literal["cnn", "concat"] = "cnn"  # cnn: a CNN over a word's characters;
+    # concat: each of subunit_slots sub-units embedded and concatenated (a character's bigrams)
+    subunit_slots: int = 2  # with concat: sub-units per unit (left and right bigram)
     lstm_hidden: int = 128  # BiLSTM hidden size per direction; model width D = 2 * lstm_hidden
     lstm_layers: int = 1  # stacked BiLSTM layers (0 = none: attention alone gives context)
     attention_layers: int = 1  # self-attention blocks after the BiLSTM (0 = none)
@@ -79,6 +83,25 @@ class CharCNN(nn.Module):
         h = F.relu(self.conv(x))  # (B*L, channels, C)
         h = h * (chars.reshape(B * L, 1, C) != PAD_ID)  # padded characters never win the max
         return h.amax(dim=2).reshape(B, L, -1)  # (B, L, channels)
+
+
+class SubunitConcat(nn.Module):
+    """A fixed number of sub-unit ids per unit, each embedded, concatenated.
+
+    For a character-level tagger: the bigrams a character forms with its left and right
+    neighbours (Chinese word boundaries are mostly decided by bigram statistics).
+    """
+
+    def __init__(self, num_subunits: int, *, dim: int, slots: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(num_subunits, dim, padding_idx=PAD_ID)
+        self.slots = slots
+
+    def forward(self, subunits: Tensor) -> Tensor:
+        """``subunits (B, L, S)`` long -> ``(B, L, S * dim)``."""
+        if subunits.size(-1) != self.slots:
+            raise ValueError(f"expected {self.slots} sub-units per unit, got {subunits.size(-1)}")
+        return self.embed(subunits).flatten(2)  # (B, L, S * dim)
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> Tensor:
@@ -152,15 +175,20 @@ class Tagger(nn.Module):
         self.cfg = cfg
         self.num_tags = num_tags
         self.word_embed = nn.Embedding(num_words, cfg.word_dim, padding_idx=PAD_ID)
-        self.char_cnn = (
-            CharCNN(
+        if cfg.subunits == "concat":
+            self.char_cnn: nn.Module | None = SubunitConcat(
+                num_chars, dim=cfg.char_dim, slots=cfg.subunit_slots
+            )
+            sub_features = cfg.char_dim * cfg.subunit_slots
+        elif cfg.char_channels > 0:
+            self.char_cnn = CharCNN(
                 num_chars, char_dim=cfg.char_dim, channels=cfg.char_channels, kernel=cfg.char_kernel
             )
-            if cfg.char_channels > 0
-            else None
-        )
+            sub_features = cfg.char_channels
+        else:
+            self.char_cnn, sub_features = None, 0
         self.drop = nn.Dropout(cfg.dropout)
-        features = cfg.word_dim + max(cfg.char_channels, 0)
+        features = cfg.word_dim + sub_features
         self.lstm = (
             nn.LSTM(
                 features,
@@ -240,11 +268,24 @@ class Tagger(nn.Module):
         return F.cross_entropy(emissions[mask], tags[mask])
 
     @torch.no_grad()
-    def decode(self, words: Tensor, chars: Tensor, mask: Tensor | None = None) -> list[list[int]]:
-        """Best tag ids per sentence (Viterbi with the CRF, per-token argmax without)."""
+    def decode(
+        self,
+        words: Tensor,
+        chars: Tensor,
+        mask: Tensor | None = None,
+        *,
+        allowed: Tensor | None = None,
+    ) -> list[list[int]]:
+        """Best tag ids per sentence (Viterbi with the CRF, per-token argmax without).
+
+        ``allowed`` ``(B, L, T)`` bool restricts each position to some tags (for instance
+        those of a known word boundary); every position must allow at least one.
+        """
         if mask is None:
             mask = words != PAD_ID
         emissions = self(words, chars, mask)
+        if allowed is not None:
+            emissions = emissions.masked_fill(~allowed, -1e4)  # (B, L, T)
         if self.crf is not None:
             return self.crf.decode(emissions, mask)
         best = emissions.argmax(-1)  # (B, L)
