@@ -187,6 +187,38 @@ def tiny_tag_run(tmp_path_factory):
     return run, summary, home
 
 
+TINY_SEGTAG = [
+    "model.word_dim=32",
+    "model.char_dim=16",
+    "model.lstm_hidden=32",
+    "model.num_heads=2",
+    "model.ffn_dim=64",
+    "data.batch_tokens=400",
+    "data.min_bigram_count=1",
+    "train.warmup_fraction=0",
+    "train.progress=false",
+]
+
+
+def tiny_segtag_config(*extra: str):
+    task = get_task("segtag")
+    return load_config(
+        task.config_class, repo_configs_dir() / task.default_config, [*TINY_SEGTAG, *extra]
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_segtag_run(tmp_path_factory):
+    """A tiny joint segmenter-tagger on the held-out PKU fixture; (run, summary, home)."""
+    home = tmp_path_factory.mktemp("segtag_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATTNKIT_HOME", str(home))
+        write_pku_heldout()
+        run = tmp_path_factory.mktemp("segtag") / "run"
+        summary = train("segtag", tiny_segtag_config("train.epochs=15", "train.lr=0.01"), run)
+    return run, summary, home
+
+
 @pytest.fixture
 def use_home(monkeypatch):
     """Point ``ATTNKIT_HOME`` at a module fixture's cache (for runs that read their corpus)."""

@@ -181,3 +181,21 @@ def test_attnkit_serve_answers_over_http(tiny_translate_run):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_joint_segmenter_tagger_answers_api_tag(tiny_segtag_run):
+    run, _, _ = tiny_segtag_run
+    client = TestClient(create_app(run))
+    info = client.get("/api/info").json()
+    assert info["task"] == "segtag" and info["api"] == "/api/tag" and info["joint_segmentation"]
+    reply = client.post("/api/tag", json={"text": "北京举行新年音乐会"})
+    assert reply.status_code == 200, reply.text
+    got = reply.json()
+    want = get_task("segtag").predict(open_run(run), ["北京举行新年音乐会"])[0]
+    assert got["words"] == want["words"] and got["tags"] == want["tags"]
+    assert got["characters"] == list("北京举行新年音乐会")
+    assert torch.tensor(got["attention"]).shape[1:] == (9, 9)  # characters x characters
+    jieba = client.post("/api/tag", json={"text": "北京举行新年音乐会", "segmenter": "jieba"})
+    assert jieba.json()["words"] == ["北京", "举行", "新年", "音乐会"]
+    bad = client.post("/api/tag", json={"text": "北京", "segmenter": "nltk"})
+    assert bad.status_code == 422

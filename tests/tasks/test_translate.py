@@ -139,6 +139,8 @@ def test_cli_train_refuses_to_clobber_and_resumes(tiny_corpus, tmp_path, capsys)
         "model.hidden_dim=32",
         "model.emb_dim=16",
         "train.epochs=1",
+        "train.min_steps=0",
+        "data.min_batches_per_epoch=0",
         "train.eval_every=0",
         "train.progress=false",
     ):

@@ -1,4 +1,8 @@
-"""``attnkit tag``: PKU part-of-speech tags for Chinese text, optionally its self-attention."""
+"""``attnkit tag``: PKU part-of-speech tags for Chinese text, optionally its self-attention.
+
+A ``segtag`` run (one character-level model) segments and tags raw text itself; a ``tag``
+run (the word tagger) needs words: jieba's segmentation, or the user's (``--segmented``).
+"""
 
 from __future__ import annotations
 
@@ -11,35 +15,55 @@ import typer
 from attnkit.cli.app import app
 
 
+def default_run() -> Path:
+    """``runs/segtag`` (joint segmentation) when it exists, else ``runs/tag``."""
+    from attnkit.paths import runs_dir
+
+    joint = runs_dir() / "segtag"
+    return joint if (joint / "meta.json").is_file() else runs_dir() / "tag"
+
+
 @app.command("tag")
 def tag(
     text: Annotated[list[str], typer.Argument(help="Chinese text (several arguments are joined)")],
-    model: Annotated[Path | None, typer.Option(help="run folder (default: cache/runs/tag)")] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="a segtag or tag run (default: cache/runs/segtag, else runs/tag)"),
+    ] = None,
     segmented: Annotated[
         bool, typer.Option(help="input is already segmented: words separated by spaces")
     ] = False,
-    json_: Annotated[bool, typer.Option("--json", help="print JSON instead of word/tag")] = False,
-    plot: Annotated[
-        Path | None, typer.Option(help="save a heatmap of the self-attention between words")
+    segmenter: Annotated[
+        str | None,
+        typer.Option(help="model (a segtag run's own segmentation) | jieba; tag runs use jieba"),
     ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="print JSON instead of word/tag")] = False,
+    plot: Annotated[Path | None, typer.Option(help="save a heatmap of the self-attention")] = None,
     layer: Annotated[int, typer.Option(help="attention layer for --plot (-1: last)")] = -1,
 ) -> None:
-    """Tag Chinese text with PKU part-of-speech tags (jieba segments raw text)."""
-    from attnkit.paths import runs_dir
-    from attnkit.tasks import open_run
-    from attnkit.tasks.tag import TASK, check_input
+    """Tag Chinese text with PKU part-of-speech tags (segmenting raw text first)."""
+    from attnkit.errors import AttnkitError
+    from attnkit.tasks import get_task, open_run, task_of_run
+    from attnkit.tasks.tag import check_input
 
     joined = (" " if segmented else "").join(text)
     check_input(joined)  # before the model loads
-    run = open_run(model or runs_dir() / "tag", task="tag")
-    result = TASK.predict(
-        run, [joined], segmented=segmented, attention=plot is not None, layer=layer
-    )[0]
+    run_dir = model or default_run()
+    kind = task_of_run(run_dir)
+    if kind not in ("tag", "segtag"):
+        raise AttnkitError(f"{run_dir} holds a {kind!r} model, not a tagger")
+    options = {"segmented": segmented, "attention": plot is not None, "layer": layer}
+    if kind == "segtag":
+        options["segmenter"] = segmenter or "model"
+    elif segmenter not in (None, "jieba"):
+        raise AttnkitError("a word tagger (a tag run) segments raw text with jieba only")
+    task = get_task(kind)
+    result = task.predict(open_run(run_dir), [joined], **options)[0]
     pairs = list(zip(result["words"], result["tags"], strict=True))
     if json_:
         typer.echo(json.dumps([{"word": w, "tag": t} for w, t in pairs], ensure_ascii=False))
     else:
         typer.echo("  ".join(f"{w}/{t}" for w, t in pairs))
     if plot is not None:
-        TASK.plot(result, plot)
+        task.plot(result, plot)
         typer.echo(f"attention heatmap: {plot}", err=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -28,7 +29,7 @@ from pydantic import BaseModel, Field
 from attnkit.errors import AttnkitError
 from attnkit.tasks import Run, open_run, task_of_run
 
-SERVED_TASKS = ("translate", "tag")
+SERVED_TASKS = ("translate", "tag", "segtag")
 
 
 class TranslateRequest(BaseModel):
@@ -50,10 +51,13 @@ class TranslateResponse(BaseModel):
 
 
 class TagRequest(BaseModel):
-    """Chinese text, raw (jieba segments it) or already segmented with spaces."""
+    """Chinese text, raw or already segmented with spaces."""
 
     text: str
     segmented: bool = False
+    segmenter: Literal["model", "jieba"] | None = Field(
+        None, description="who segments raw text: the joint model (segtag runs) or jieba"
+    )
     layer: int = Field(-1, description="self-attention block (negative counts from the last)")
 
 
@@ -69,6 +73,7 @@ class TagResponse(BaseModel):
     layer: int | None
     layers: int
     attention: list[list[list[float]]] | None  # (H, L, L)
+    characters: list[str] | None = None  # the attention's axis for a character-level model
 
 
 def _rounded(weights) -> list:
@@ -105,13 +110,18 @@ def _add_translate_routes(app: FastAPI, run: Run, lock: threading.Lock) -> dict:
 def _add_tag_routes(app: FastAPI, run: Run, lock: threading.Lock) -> dict:
     task = run.task
 
+    joint = task.name == "segtag"
+
     @app.post("/api/tag", response_model=TagResponse)
     def tag(req: TagRequest) -> TagResponse:
         """Tag Chinese text; one block's self-attention (every head) comes with it."""
+        options = {"segmented": req.segmented, "attention": True, "layer": req.layer}
+        if joint:
+            options["segmenter"] = req.segmenter or "model"
+        elif req.segmenter == "model":
+            raise AttnkitError("this word tagger cannot segment: send segmenter jieba or none")
         with lock:
-            result = task.predict(
-                run, [req.text], segmented=req.segmented, attention=True, layer=req.layer
-            )[0]
+            result = task.predict(run, [req.text], **options)[0]
         weights = result["attention"]
         return TagResponse(
             words=result["words"],
@@ -119,12 +129,13 @@ def _add_tag_routes(app: FastAPI, run: Run, lock: threading.Lock) -> dict:
             layer=result["layer"],
             layers=result["layers"],
             attention=None if weights is None else _rounded(weights),
+            characters=result.get("characters"),
         )
 
-    return {"layers": len(run.model.blocks)}
+    return {"layers": len(run.model.blocks), "joint_segmentation": joint}
 
 
-ROUTES = {"translate": _add_translate_routes, "tag": _add_tag_routes}
+ROUTES = {"translate": _add_translate_routes, "tag": _add_tag_routes, "segtag": _add_tag_routes}
 
 
 def create_app(run_dir: str | Path) -> FastAPI:
@@ -155,6 +166,7 @@ def create_app(run_dir: str | Path) -> FastAPI:
         "model": str(run_dir),
         "checkpoint": run.checkpoint.name,
         "params": run.parameters,
+        "api": "/api/translate" if task == "translate" else "/api/tag",  # segtag: /api/tag
         **ROUTES[task](app, run, lock),
     }
     page = resources.files("attnkit.serve").joinpath("explorer.html").read_text("utf-8")

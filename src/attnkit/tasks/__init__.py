@@ -8,12 +8,13 @@ module            what
 ``runner``        :func:`train` and :func:`evaluate` for any task
 ``translate``     Bahdanau-attention translation (sacrebleu BLEU / chrF)
 ``tag``           Chinese POS tagging with self-attention + CRF (PKU-1998)
+``segtag``        Chinese raw text segmented and tagged by one character-level model
 ``classify``      Fashion-MNIST with squeeze-and-excitation ResNets
 ================  =====================================================================
 
 Example:
     >>> sorted(TASKS)
-    ['classify', 'tag', 'translate']
+    ['classify', 'segtag', 'tag', 'translate']
     >>> get_task("tag").default_config
     'tag_pku.yaml'
 """
@@ -30,6 +31,7 @@ from attnkit.tasks.runs import Run, open_run, read_meta, task_of_run
 TASKS: dict[str, str] = {
     "translate": "attnkit.tasks.translate",
     "tag": "attnkit.tasks.tag",
+    "segtag": "attnkit.tasks.segtag",
     "classify": "attnkit.tasks.classify",
 }
 """Task name -> the package whose ``TASK`` object implements it."""

@@ -51,7 +51,7 @@ JIEBA_TO_PKU: dict[str, str] = {
 }
 
 
-def _jieba_text(text: str) -> str:
+def jieba_text(text: str) -> str:
     """Full-width ASCII forms to ASCII, character by character (same length: spans align).
 
     jieba treats full-width digits (１９９８) as isolated symbols; this gives it its best shot.
@@ -85,7 +85,7 @@ def jieba_baseline(sentences: Iterable[pku.Sentence]) -> dict[str, float]:
             gold[(pos, pos + len(w))] = t
             pos += len(w)
         pos = 0
-        for pair in pseg.lcut(_jieba_text("".join(s.words))):
+        for pair in pseg.lcut(jieba_text("".join(s.words))):
             span = (pos, pos + len(pair.word))
             pos = span[1]
             if span in gold:
@@ -130,7 +130,7 @@ def segment(text: str, *, segmented: bool = False) -> list[str]:
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
-    norm = _jieba_text(text)
+    norm = jieba_text(text)
     words, pos = [], 0
     for piece in jieba.lcut(norm):
         original = text[pos : pos + len(piece)]  # same length: report the user's characters
