@@ -101,3 +101,24 @@ def test_translate_bench_rejects_bad_arguments(capsys):
 
     assert bench_translate.main(["--dtypes", "float64"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_segtag_bench_scores_three_systems_on_the_same_text(tmp_path, pku_heldout, capsys):
+    from attnkit.bench import segtag as bench_segtag
+
+    small = ["model.word_dim=16", "model.lstm_hidden=16", "model.num_heads=2", "model.ffn_dim=32"]
+    argv = _run_args(tmp_path, [*small, "train.epochs=1", "train.progress=false"])
+    assert bench_segtag.main(argv) == 0
+    record = json.loads((tmp_path / "out" / "segtag-latest.json").read_text())
+    rows = record["rows"]
+    assert set(rows) == {"joint", "jieba+tagger", "jieba posseg"}
+    assert rows["joint"]["joint_f1"] == record["results"]["joint"]["test"]["joint_f1"]
+    from attnkit.data import segtag
+    from attnkit.tasks import open_run
+    from attnkit.tasks.segtag import jieba_scores
+
+    joint = open_run(tmp_path / "runs" / "joint")
+    jieba = jieba_scores(segtag.load_splits(joint.config.data)["test"], joint.assets)
+    assert rows["jieba posseg"]["joint_f1"] == pytest.approx(jieba["joint_f1"])
+    assert rows["jieba posseg"]["oov_recall"] == pytest.approx(jieba["oov_recall"])
+    assert "jieba+tagger" in capsys.readouterr().out

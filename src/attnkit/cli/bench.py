@@ -18,6 +18,7 @@ BENCHMARKS = {
     "tag": "The tagger with and without self-attention / CRF, beside jieba (--help)",
     "classify": "ResNet-20 vs SE-ResNet-20 over seeds: mean +/- std, SE gain and cost (--help)",
     "onnx": "The exported classifier in onnxruntime vs PyTorch eager, interleaved (--help)",
+    "segtag": "Raw Chinese text: the joint model vs jieba + the word tagger vs jieba (--help)",
     "corpora": "The size of every corpus and its splits (the README's counts)",
     "decode-guard": "Dev BLEU of translation runs with and without the loop guard (--help)",
 }
