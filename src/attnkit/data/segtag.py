@@ -22,19 +22,16 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from attnkit.data import pku
-from attnkit.data.batching import CollatedBatches, pad_sequences, token_batches
-from attnkit.errors import AttnkitError
-from attnkit.fileio import atomic_write, read_json
-from attnkit.specials import PAD_ID, SPECIAL_TOKENS, UNK_ID
+from attnkit.data.tagging import batches, collate, load_splits
+from attnkit.data.vocab import JsonFields
+from attnkit.specials import SPECIAL_TOKENS, UNK_ID
 
 VOCAB_FILE = "segtag_vocab.json"
 EDGE = "<e>"  # the neighbour of the first and last character in a bigram
@@ -104,7 +101,7 @@ def gold_spans(sentence: pku.Sentence) -> list[tuple[int, int, str]]:
 
 
 @dataclass
-class SegTagVocab:
+class SegTagVocab(JsonFields):
     """Characters, bigrams and labels of a run; the training words (normalised) for OOV."""
 
     chars: list[str]
@@ -142,22 +139,14 @@ class SegTagVocab:
             train_words=sorted(words),
         )
 
-    def save(self, path: Path) -> None:
-        data = {k: getattr(self, k) for k in ("chars", "bigrams", "labels", "train_words")}
-        atomic_write(path, json.dumps(data, ensure_ascii=False))
-
-    @classmethod
-    def load(cls, path: Path) -> SegTagVocab:
-        """Read a vocabulary written by :meth:`save`.
-
-        Raises:
-            AttnkitError: the file is missing or corrupt.
-        """
-        data = read_json(path, "vocabulary")
-        try:
-            return cls(**data)
-        except TypeError as e:
-            raise AttnkitError(f"vocabulary {path} is corrupt: {e}") from None
+    def tagger_sizes(self) -> dict[str, int]:
+        """The sizes of a :class:`~attnkit.models.tagger.Tagger` over characters: characters
+        are its units, bigrams its sub-units, labels its tags."""
+        return {
+            "num_words": len(self.chars),
+            "num_chars": len(self.bigrams),
+            "num_tags": len(self.labels),
+        }
 
     def is_oov(self, word: str) -> bool:
         return pku.normalize(word) not in self.known_words
@@ -193,7 +182,9 @@ def _bigrams(chars: Sequence[str]) -> tuple[list[str], list[str]]:
     return left, right
 
 
-Example = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # chars (L,), bigrams (L, 2), labels (L,)
+# chars (L,), bigrams (L, 2), labels (L,): the word tagger's example shape, so its collate and
+# batches serve (``words`` = character ids, ``chars`` = bigram ids)
+Example = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def encode(sentences: Sequence[pku.Sentence], vocab: SegTagVocab) -> list[Example]:
@@ -204,26 +195,6 @@ def encode(sentences: Sequence[pku.Sentence], vocab: SegTagVocab) -> list[Exampl
         c, b = vocab.encode_text("".join(text))
         out.append((c, b, vocab.encode_labels(labels)))
     return out
-
-
-def collate(examples: Sequence[Example]) -> dict[str, torch.Tensor]:
-    """``words (B, L)`` char ids, ``chars (B, L, 2)`` bigram ids, ``tags (B, L)``, ``mask``
-    (the names of the word tagger's inputs: the same model reads them)."""
-    chars, _ = pad_sequences([e[0].tolist() for e in examples], PAD_ID)  # (B, L)
-    tags, _ = pad_sequences([e[2].clamp(min=0).tolist() for e in examples], 0)  # (B, L)
-    grams = torch.full((*chars.shape, 2), PAD_ID, dtype=torch.long)  # (B, L, 2)
-    for i, (_, g, _) in enumerate(examples):
-        grams[i, : g.size(0)] = g
-    return {"words": chars, "chars": grams, "tags": tags, "mask": chars != PAD_ID}
-
-
-def batches(
-    examples: Sequence[Example], batch_tokens: int, *, shuffle: bool, seed: int = 0, epoch: int = 0
-) -> CollatedBatches:
-    """Length-bucketed batches of about ``batch_tokens`` padded characters."""
-    lengths = [len(e[0]) for e in examples]
-    groups = token_batches(lengths, batch_tokens, shuffle=shuffle, seed=seed, epoch=epoch)
-    return CollatedBatches(groups, lambda idx: collate([examples[i] for i in idx]))
 
 
 def scores(
@@ -266,16 +237,6 @@ def scores(
         "gold_words": n_gold,
         "oov_words": oov_n,
     }
-
-
-def load_splits(cfg: SegTagDataConfig) -> dict[str, list[pku.Sentence]]:
-    """The corpus's train / dev / test sentences (train cut to ``max_train_sentences``)."""
-    from attnkit.data.registry import ensure
-
-    splits = pku.load_splits(ensure(cfg.dataset))
-    if cfg.max_train_sentences is not None:
-        splits["train"] = splits["train"][: cfg.max_train_sentences]
-    return splits
 
 
 __all__ = [

@@ -18,18 +18,15 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from attnkit.data import pku
 from attnkit.data.batching import CollatedBatches, pad_sequences, token_batches
-from attnkit.errors import AttnkitError
-from attnkit.fileio import atomic_write, read_json
+from attnkit.data.vocab import JsonFields
 from attnkit.specials import PAD_ID, SPECIAL_TOKENS, UNK_ID
 
 VOCAB_FILE = "vocab.json"
@@ -48,7 +45,7 @@ class TagDataConfig:
 
 
 @dataclass
-class Vocab:
+class Vocab(JsonFields):
     """Word, character and tag vocabularies of a run, plus training word counts (for OOV).
 
     Words and characters are looked up in their :func:`attnkit.data.pku.normalize` form; a word
@@ -88,23 +85,13 @@ class Vocab:
             max_chars=cfg.max_chars,
         )
 
-    def save(self, path: Path) -> None:
-        keys = ("words", "chars", "tags", "train_counts", "max_chars")
-        data = {k: getattr(self, k) for k in keys}
-        atomic_write(path, json.dumps(data, ensure_ascii=False))
-
-    @classmethod
-    def load(cls, path: Path) -> Vocab:
-        """Read a vocabulary written by :meth:`save`.
-
-        Raises:
-            AttnkitError: the file is missing or corrupt.
-        """
-        data = read_json(path, "vocabulary")
-        try:
-            return cls(**data)
-        except TypeError as e:
-            raise AttnkitError(f"vocabulary {path} is corrupt: {e}") from None
+    def tagger_sizes(self) -> dict[str, int]:
+        """The vocabulary sizes a :class:`~attnkit.models.tagger.Tagger` is built with."""
+        return {
+            "num_words": len(self.words),
+            "num_chars": len(self.chars),
+            "num_tags": len(self.tags),
+        }
 
     def is_oov(self, word: str) -> bool:
         return pku.normalize(word) not in self.train_counts
@@ -166,7 +153,11 @@ def batches(
 
 
 def load_splits(cfg: TagDataConfig) -> dict[str, list[pku.Sentence]]:
-    """The corpus's train / dev / test sentences (train cut to ``max_train_sentences``)."""
+    """The corpus's train / dev / test sentences (train cut to ``max_train_sentences``).
+
+    ``cfg`` is any data config with ``dataset`` and ``max_train_sentences`` (the word
+    tagger's, or :class:`attnkit.data.segtag.SegTagDataConfig`).
+    """
     from attnkit.data.registry import ensure
 
     splits = pku.load_splits(ensure(cfg.dataset))

@@ -25,6 +25,7 @@ from attnkit.tasks.base import Prepared, Task
 from attnkit.tasks.runs import Run
 from attnkit.tasks.segtag.config import Config
 from attnkit.tasks.tag.segment import JIEBA_TO_PKU, check_input, jieba_text, segment
+from attnkit.tasks.tag.task import attention_layers, splits_and_vocab, tagger_loss
 
 EVAL_BATCH_TOKENS = 12000
 SEGMENTERS = ("model", "jieba")
@@ -83,13 +84,8 @@ class SegTagTask(Task):
 
     # ----- training ---------------------------------------------------------------------------
     def prepare(self, cfg: Config, run_dir: Path, *, reuse: bool) -> Prepared:
-        splits = segtag.load_splits(cfg.data)
-        vocab_path = Path(run_dir) / VOCAB_FILE
-        if reuse and vocab_path.is_file():
-            vocab = SegTagVocab.load(vocab_path)
-        else:
-            vocab = SegTagVocab.build(splits["train"], cfg.data)
-            vocab.save(vocab_path)
+        path = Path(run_dir) / VOCAB_FILE
+        splits, vocab = splits_and_vocab(cfg.data, path, SegTagVocab, reuse)
         train = segtag.encode(splits["train"], vocab)
         return Prepared(
             assets=vocab,
@@ -108,16 +104,10 @@ class SegTagTask(Task):
     def build_model(self, cfg: Config, assets: SegTagVocab) -> Tagger:
         if cfg.model.subunits != "concat" or cfg.model.subunit_slots != 2:
             raise AttnkitError("segtag reads two bigrams per character: model.subunits: concat")
-        return Tagger(
-            cfg.model,
-            num_words=len(assets.chars),
-            num_chars=len(assets.bigrams),
-            num_tags=len(assets.labels),
-        )
+        return Tagger(cfg.model, **assets.tagger_sizes())
 
     def loss(self, cfg: Config, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, int]:
-        loss = model(batch["words"], batch["chars"], batch["mask"], tags=batch["tags"])
-        return loss, int(batch["mask"].sum())
+        return tagger_loss(model, batch)
 
     def validate(self, cfg: Config, model: torch.nn.Module, prepared: Prepared) -> dict[str, float]:
         sentences, vocab = prepared.dev
@@ -173,12 +163,8 @@ class SegTagTask(Task):
             raise AttnkitError(
                 f"segmenter must be one of {', '.join(SEGMENTERS)}, got {segmenter!r}"
             )
-        if not inputs:
-            raise AttnkitError('empty input: give Chinese text to tag, e.g. "今天天气很好"')
         model: Tagger = run.model
-        layers = len(model.blocks)
-        if attention and layers and not -layers <= layer < layers:
-            raise AttnkitError(f"layer {layer}: the model has {layers} attention layers")
+        layers = attention_layers(model, inputs, attention=attention, layer=layer)
         results = []
         for text in inputs:
             fixed = None

@@ -68,6 +68,35 @@ def token_accuracy(
     }
 
 
+def splits_and_vocab(data_cfg: Any, path: Path, vocab_cls: type, reuse: bool) -> tuple[dict, Any]:
+    """The PKU splits of ``data_cfg`` and the vocabulary ``vocab_cls.build(train, data_cfg)``,
+    saved at ``path`` (read back from there when ``reuse``)."""
+    splits = tagging.load_splits(data_cfg)
+    build = lambda: vocab_cls.build(splits["train"], data_cfg)  # noqa: E731
+    return splits, vocab_cls.load_or_build(path, reuse=reuse, build=build)
+
+
+def attention_layers(model: Tagger, inputs: Sequence[str], *, attention: bool, layer: int) -> int:
+    """The tagger's number of attention blocks, once the request is checked.
+
+    Raises:
+        AttnkitError: no input, or ``layer`` is not one of the model's blocks.
+    """
+    if not inputs:
+        raise AttnkitError('empty input: give Chinese text to tag, e.g. "今天天气很好"')
+    layers = len(model.blocks)
+    if attention and layers and not -layers <= layer < layers:
+        raise AttnkitError(f"layer {layer}: the model has {layers} attention layers")
+    return layers
+
+
+def tagger_loss(model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, int]:
+    """A :class:`~attnkit.models.tagger.Tagger`'s mean loss per real position of a batch of
+    ``words``, ``chars``, ``tags`` and ``mask``, through ``model(...)`` (DDP-safe)."""
+    loss = model(batch["words"], batch["chars"], batch["mask"], tags=batch["tags"])
+    return loss, int(batch["mask"].sum())
+
+
 class TagTask(Task):
     """The ``tag`` task (see :mod:`attnkit.tasks.base` for the contract)."""
 
@@ -77,13 +106,7 @@ class TagTask(Task):
 
     # ----- training ---------------------------------------------------------------------------
     def prepare(self, cfg: Config, run_dir: Path, *, reuse: bool) -> Prepared:
-        splits = tagging.load_splits(cfg.data)
-        vocab_path = Path(run_dir) / VOCAB_FILE
-        if reuse and vocab_path.is_file():
-            vocab = Vocab.load(vocab_path)
-        else:
-            vocab = Vocab.build(splits["train"], cfg.data)
-            vocab.save(vocab_path)
+        splits, vocab = splits_and_vocab(cfg.data, Path(run_dir) / VOCAB_FILE, Vocab, reuse)
         train = tagging.encode(splits["train"], vocab)
         dev = (tagging.encode(splits["dev"], vocab), splits["dev"], vocab)
         return Prepared(
@@ -101,16 +124,10 @@ class TagTask(Task):
         )
 
     def build_model(self, cfg: Config, assets: Vocab) -> Tagger:
-        return Tagger(
-            cfg.model,
-            num_words=len(assets.words),
-            num_chars=len(assets.chars),
-            num_tags=len(assets.tags),
-        )
+        return Tagger(cfg.model, **assets.tagger_sizes())
 
     def loss(self, cfg: Config, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, int]:
-        loss = model(batch["words"], batch["chars"], batch["mask"], tags=batch["tags"])
-        return loss, int(batch["mask"].sum())
+        return tagger_loss(model, batch)
 
     def validate(self, cfg: Config, model: torch.nn.Module, prepared: Prepared) -> dict[str, float]:
         examples, sentences, vocab = prepared.dev
@@ -162,12 +179,8 @@ class TagTask(Task):
         Raises:
             AttnkitError: empty or non-Chinese text, a layer the model does not have.
         """
-        if not inputs:
-            raise AttnkitError('empty input: give Chinese text to tag, e.g. "今天天气很好"')
         model: Tagger = run.model
-        layers = len(model.blocks)
-        if attention and layers and not -layers <= layer < layers:
-            raise AttnkitError(f"layer {layer}: the model has {layers} attention layers")
+        layers = attention_layers(model, inputs, attention=attention, layer=layer)
         results = []
         for text in inputs:
             words = segment(text, segmented=segmented)
@@ -210,4 +223,12 @@ class TagTask(Task):
 
 TASK = TagTask()
 
-__all__ = ["TASK", "TagTask", "predict_ids", "token_accuracy"]
+__all__ = [
+    "TASK",
+    "TagTask",
+    "attention_layers",
+    "predict_ids",
+    "splits_and_vocab",
+    "tagger_loss",
+    "token_accuracy",
+]
