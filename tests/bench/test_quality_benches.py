@@ -111,7 +111,7 @@ def test_segtag_bench_scores_three_systems_on_the_same_text(tmp_path, pku_heldou
     assert bench_segtag.main(argv) == 0
     record = json.loads((tmp_path / "out" / "segtag-latest.json").read_text())
     rows = record["rows"]
-    assert set(rows) == {"joint", "jieba+tagger", "jieba posseg"}
+    assert set(rows) == {"joint", "jieba_tagger", "jieba_posseg"}
     assert rows["joint"]["joint_f1"] == record["results"]["joint"]["test"]["joint_f1"]
     from attnkit.data import segtag
     from attnkit.tasks import open_run
@@ -119,6 +119,6 @@ def test_segtag_bench_scores_three_systems_on_the_same_text(tmp_path, pku_heldou
 
     joint = open_run(tmp_path / "runs" / "joint")
     jieba = jieba_scores(segtag.load_splits(joint.config.data)["test"], joint.assets)
-    assert rows["jieba posseg"]["joint_f1"] == pytest.approx(jieba["joint_f1"])
-    assert rows["jieba posseg"]["oov_recall"] == pytest.approx(jieba["oov_recall"])
-    assert "jieba+tagger" in capsys.readouterr().out
+    assert rows["jieba_posseg"]["joint_f1"] == pytest.approx(jieba["joint_f1"])
+    assert rows["jieba_posseg"]["oov_recall"] == pytest.approx(jieba["oov_recall"])
+    assert "jieba_tagger" in capsys.readouterr().out

@@ -5,8 +5,8 @@ tagger and jieba ``posseg`` alone, on the raw (concatenated) text of the PKU tes
 row              what
 ===============  ==================================================================
 joint            ``attnkit train segtag`` (``configs/segtag_pku.yaml``): one model
-jieba+tagger     jieba segments, the word tagger (``configs/tag_pku.yaml``) tags
-jieba posseg     jieba segments and tags (its tags mapped to PKU's)
+jieba_tagger     jieba segments, the word tagger (``configs/tag_pku.yaml``) tags
+jieba_posseg     jieba segments and tags (its tags mapped to PKU's)
 ===============  ==================================================================
 
 Segmentation F1 (word spans), joint F1 (spans and tags), recall of out-of-vocabulary words'
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = {
         "joint": {k: t[k] for k in ("segmentation_f1", "joint_f1", "oov_recall")}
         | {"characters_per_second": t["characters_per_second"]},
-        "jieba+tagger": pipeline_scores(joint_run, tagger_run, test),
-        "jieba posseg": {
+        "jieba_tagger": pipeline_scores(joint_run, tagger_run, test),
+        "jieba_posseg": {
             k.removeprefix("jieba_"): v for k, v in t.items() if k.startswith("jieba_")
         },
     }
