@@ -45,7 +45,6 @@ LITERALS: dict[str, str] = {
     "2.13.0": "the pinned torch version",
     "2.3.0": "JoeyNMT's version, the peer",
     "12.5": "JoeyNMT's BLEU after 40 minutes, a figure of the project's guide (not ours)",
-    "2%": "the share of a time budget spent measuring the step rate (a setting)",
     "2,000": "train.min_steps of the translation config (a setting)",
     "6.4": "train.warmup_fraction of the translation config, in percent (a setting)",
     "0.2": "a dropout setting",
