@@ -49,3 +49,11 @@ def test_missing_optional_dependency_is_named(
     assert main([command, "--model", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert message in err
+
+
+def test_train_help_names_every_task(capsys):
+    from attnkit.tasks import TASKS
+
+    assert main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert " | ".join(TASKS) in " ".join(out.replace("│", " ").split())
