@@ -6,9 +6,9 @@ module             commands
 ``runs``           ``data list|get``, ``train``, ``eval``, ``export``, ``serve``
 ``demo``           ``demo`` (the main job: ``make demo``)
 ``translate``      ``translate``
-``tag``            ``tag``
+``tag``            ``tag`` (raw text through a ``segtag`` run, or words)
 ``classify``       ``classify``, ``explain``
-``bench``          ``bench attention|translate|tag|classify|onnx``
+``bench``          ``bench NAME`` (``bench.BENCHMARKS``: attention, translate, ...)
 =================  ===================================================================
 
 Errors a user can cause print ``error: ...`` and exit 1, never a traceback; usage errors

@@ -9,8 +9,14 @@ Example:
 """
 
 from attnkit.tasks.tag.config import Config
-from attnkit.tasks.tag.segment import JIEBA_TO_PKU, check_input, jieba_baseline, segment
-from attnkit.tasks.tag.task import TASK, TagTask, predict_ids, token_accuracy
+from attnkit.tasks.tag.segment import (
+    JIEBA_TO_PKU,
+    check_input,
+    jieba_baseline,
+    jieba_words,
+    segment,
+)
+from attnkit.tasks.tag.task import TASK, TagTask, predict_ids, tag_words, token_accuracy
 
 __all__ = [
     "JIEBA_TO_PKU",
@@ -19,7 +25,9 @@ __all__ = [
     "TagTask",
     "check_input",
     "jieba_baseline",
+    "jieba_words",
     "predict_ids",
     "segment",
+    "tag_words",
     "token_accuracy",
 ]

@@ -121,10 +121,17 @@ def check_input(text: str) -> str:
 
 
 def segment(text: str, *, segmented: bool = False) -> list[str]:
-    """Words of ``text``: split on whitespace if ``segmented``, else segmented by jieba."""
+    """Words of ``text``: split on whitespace if ``segmented``, else segmented by jieba.
+
+    Raises:
+        AttnkitError: see :func:`check_input`.
+    """
     text = check_input(text)
-    if segmented:
-        return text.split()
+    return text.split() if segmented else jieba_words(text)
+
+
+def jieba_words(text: str) -> list[str]:
+    """jieba's words of ``text`` (unchecked: any text), in the user's own characters."""
     import logging
 
     import jieba
@@ -140,4 +147,4 @@ def segment(text: str, *, segmented: bool = False) -> list[str]:
     return words
 
 
-__all__ = ["JIEBA_TO_PKU", "check_input", "jieba_baseline", "segment"]
+__all__ = ["JIEBA_TO_PKU", "check_input", "jieba_baseline", "jieba_words", "segment"]

@@ -43,6 +43,17 @@ def predict_ids(model: Tagger, examples: Sequence[tagging.Example]) -> list[list
     return out
 
 
+def tag_words(run: Run, words: Sequence[str]) -> list[str]:
+    """The PKU tags a tag run gives ``words`` (unchecked: callers validate user text).
+
+    Example: ``tag_words(open_run(path), ["今天", "天气", "很", "好"])`` -> ``["t", "n", "d", "a"]``
+    """
+    w, c = run.assets.encode_words(list(words))
+    with torch.no_grad():
+        path = run.model.decode(w.unsqueeze(0).to(run.device), c.unsqueeze(0).to(run.device))[0]
+    return [run.assets.tags[i] for i in path]
+
+
 def token_accuracy(
     model: Tagger,
     examples: Sequence[tagging.Example],
@@ -184,19 +195,11 @@ class TagTask(Task):
         results = []
         for text in inputs:
             words = segment(text, segmented=segmented)
-            w, c = run.assets.encode_words(words)
-            w, c = w.to(run.device), c.to(run.device)
-            with torch.no_grad():
-                path = model.decode(w.unsqueeze(0), c.unsqueeze(0))[0]
-                weights = (
-                    model.attention_weights(w, c, layer=layer) if attention and layers else None
-                )
-            out: dict[str, Any] = {
-                "words": words,
-                "tags": [run.assets.tags[i] for i in path],
-                "layers": layers,
-            }
+            out: dict[str, Any] = {"words": words, "tags": tag_words(run, words), "layers": layers}
             if attention:
+                w, c = (x.to(run.device) for x in run.assets.encode_words(words))
+                with torch.no_grad():
+                    weights = model.attention_weights(w, c, layer=layer) if layers else None
                 out.update(layer=layer % layers if layers else None, attention=weights)
             results.append(out)
         return results
@@ -229,6 +232,7 @@ __all__ = [
     "attention_layers",
     "predict_ids",
     "splits_and_vocab",
+    "tag_words",
     "tagger_loss",
     "token_accuracy",
 ]
