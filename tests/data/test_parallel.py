@@ -34,3 +34,21 @@ def test_encode_pairs_keeps_the_index_of_each_kept_pair(max_len):
     enc = parallel.encode_pairs(pairs, tok, tok, max_len)
     assert [pairs[i][1] for i in enc.index] == enc.refs
     assert enc.index == ([0, 2, 3] if max_len is None else [0, 3])
+
+
+def test_a_short_time_budget_shrinks_batches_in_proportion():
+    big = _data(20_000, words=19)  # 420,000 tokens an epoch, the longest pair 21 tokens
+    cfg = parallel.ParallelDataConfig(max_tokens=6000, full_batch_minutes=15)
+    assert big.batch_tokens(cfg) == 6000  # no budget
+    assert big.batch_tokens(cfg, budget_minutes=15) == 6000
+    assert big.batch_tokens(cfg, budget_minutes=60) == 6000  # never above max_tokens
+    assert big.batch_tokens(cfg, budget_minutes=3) == 1200  # 6000 x 3 / 15
+    assert big.batch_tokens(cfg, budget_minutes=0.01) == 21  # the longest pair still fits
+    off = parallel.ParallelDataConfig(max_tokens=6000)
+    assert big.batch_tokens(off, budget_minutes=3) == 6000
+    # with both rules, the smaller batch wins
+    both = parallel.ParallelDataConfig(
+        max_tokens=6000, min_batches_per_epoch=200, full_batch_minutes=15
+    )
+    assert big.batch_tokens(both) == 2100  # 420,000 / 200
+    assert big.batch_tokens(both, budget_minutes=3) == 1200

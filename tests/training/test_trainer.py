@@ -216,3 +216,18 @@ def test_warmup_fraction_follows_the_planned_updates(tmp_path):
     for s, lr in lrs.items():  # the lr of step s was set before it, for step index s - 1
         want = s / 9 if s <= 9 else 0.5 * (1 + math.cos(math.pi * (s - 1) / 36))
         assert lr == pytest.approx(0.01 * want, rel=1e-5), s
+
+
+def test_a_budget_plan_is_logged_when_it_is_made(tmp_path, caplog):
+    import logging
+    import math
+
+    with caplog.at_level(logging.INFO, logger="attnkit"):
+        out = make(
+            tmp_path, loss=_slow_loss(0.01), budget_minutes=0.01, epochs=100, warmup_fraction=0.1
+        ).fit()
+    first, planned = (line for line in caplog.text.splitlines() if "plan:" in line)
+    assert "0.01-minute budget (turned into steps after 25% of it)" in first
+    assert "warm-up 10.0% (of the planned updates)" in first
+    warm = math.ceil(0.1 * out["planned_steps"])  # schedule.warmup_steps rounds up
+    assert f"is {out['planned_steps']:,} updates, warm-up {warm:,} steps" in planned

@@ -37,6 +37,7 @@ OLD_RECIPE = (
     "train.warmup_steps=200",
     "train.min_steps=0",
     "data.min_batches_per_epoch=0",
+    "data.full_batch_minutes=0",
     "decode.max_repeat=0",
 )
 """The recipe before it followed the run (attnkit before 0.2)."""

@@ -47,6 +47,7 @@ class ParallelDataConfig:
     max_len: int = 60  # drop training pairs with a side longer than this (tokens)
     max_tokens: int = 6000  # tokens per batch (source or target, padding counted)
     min_batches_per_epoch: int = 0  # > 0: smaller batches when an epoch would have fewer
+    full_batch_minutes: float = 0  # > 0: a shorter time budget shrinks batches in proportion
     train_limit: int | None = None  # use only the first N training pairs (quick runs)
     dev_limit: int = 400  # dev sentences scored with greedy BLEU during training
 
@@ -83,14 +84,21 @@ class ParallelData:
         """Tokens of one epoch, the longer side of each pair (what batches are packed by)."""
         return sum(max(s, t) for s, t in self.train.lengths())
 
-    def batch_tokens(self, cfg: ParallelDataConfig) -> int:
+    def batch_tokens(self, cfg: ParallelDataConfig, budget_minutes: float | None = None) -> int:
         """Tokens per batch: ``cfg.max_tokens``, or fewer so that an epoch has at least
-        ``cfg.min_batches_per_epoch`` batches (never fewer than the longest pair)."""
-        if not cfg.min_batches_per_epoch:
-            return cfg.max_tokens
+        ``cfg.min_batches_per_epoch`` batches, and fewer again in proportion to a time budget
+        shorter than ``cfg.full_batch_minutes`` (so that it makes about as many updates);
+        never fewer than the longest pair.
+
+        Example: ``max_tokens=6000, full_batch_minutes=15`` and a 3-minute budget: 1,200.
+        """
+        wanted = cfg.max_tokens
+        if cfg.min_batches_per_epoch:
+            wanted = min(wanted, self.epoch_tokens() // cfg.min_batches_per_epoch)
+        if cfg.full_batch_minutes and budget_minutes:
+            wanted = min(wanted, int(cfg.max_tokens * budget_minutes / cfg.full_batch_minutes))
         longest = max((max(s, t) for s, t in self.train.lengths()), default=1)
-        wanted = self.epoch_tokens() // cfg.min_batches_per_epoch
-        return max(longest, min(cfg.max_tokens, wanted))
+        return max(longest, wanted)
 
     def batches(self, epoch: int, *, max_tokens: int, seed: int) -> CollatedBatches:
         """The shuffled training batches of ``epoch`` (see :func:`token_batches`)."""
@@ -99,8 +107,8 @@ class ParallelData:
         )
         return CollatedBatches(groups, lambda idx: collate_pairs(self.train, idx))
 
-    def describe(self, cfg: ParallelDataConfig) -> str:
-        tokens = self.batch_tokens(cfg)
+    def describe(self, cfg: ParallelDataConfig, budget_minutes: float | None = None) -> str:
+        tokens = self.batch_tokens(cfg, budget_minutes)
         return (
             f"{len(self.train):,} training pairs (of {self.train_pairs:,}; max_len "
             f"{cfg.max_len}), {len(self.dev):,} dev; vocab {self.src_tok.vocab_size:,}/"

@@ -386,7 +386,10 @@ class Trainer:
         """One line: how many updates this run plans and how it warms up."""
         cfg = self.cfg
         if cfg.budget_minutes and not self.state["planned_steps"]:
-            updates = f"a {cfg.budget_minutes:g}-minute budget (turned into steps after 25%)"
+            updates = (
+                f"a {cfg.budget_minutes:g}-minute budget "
+                f"(turned into steps after {CALIBRATE_AFTER:.0%} of it)"
+            )
         else:
             epochs = self._epochs(steps_per_epoch)
             limit = self._step_limit(steps_per_epoch)
@@ -396,7 +399,12 @@ class Trainer:
                 updates += f" (train.min_steps {cfg.min_steps:,})"
         if cfg.warmup_fraction:
             warm = self._warmup(steps_per_epoch)
-            shown = f"{warm:,.0f} steps" if math.isfinite(warm) else "to be planned"
+            planning = cfg.budget_minutes and not self.state["planned_steps"]
+            shown = (
+                "of the planned updates"
+                if planning or not math.isfinite(warm)
+                else (f"{warm:,.0f} steps")
+            )
             warmup = f"warm-up {cfg.warmup_fraction:.1%} ({shown})"
         else:
             warmup = f"warm-up {cfg.warmup_steps:,} steps"
@@ -417,6 +425,12 @@ class Trainer:
             return
         rate = (st["step"] - mark_step) / max(st["elapsed"] - mark_time, 1e-9)  # steps/s
         st["planned_steps"] = st["step"] + max(1, int(rate * (budget - st["elapsed"])))
+        if self.is_main:
+            warm = warmup_steps(cfg, st["planned_steps"])
+            log.info(
+                f"plan: the {cfg.budget_minutes:g}-minute budget at {rate:.2f} steps/s is "
+                f"{st['planned_steps']:,} updates, warm-up {warm:,.0f} steps"
+            )
 
     def _out_of_budget(self, steps_per_epoch: int | None) -> bool:
         st, cfg = self.state, self.cfg

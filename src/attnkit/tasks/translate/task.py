@@ -42,6 +42,7 @@ class TranslateTask(Task):
     # ----- training ---------------------------------------------------------------------------
     def prepare(self, cfg: Config, run_dir: Path, *, reuse: bool) -> Prepared:
         data = parallel.prepare(cfg.data, run_dir, reuse=reuse)
+        batch_tokens = data.batch_tokens(cfg.data, cfg.train.budget_minutes)
         src_lang, tgt_lang = parallel.CORPORA[cfg.data.corpus]
         return Prepared(
             assets=Assets(data.src_tok, data.tgt_tok),
@@ -52,11 +53,9 @@ class TranslateTask(Task):
                 "train_pairs": len(data.train),  # after the length filter
                 "train_pairs_before_filter": data.train_pairs,
             },
-            batches=lambda epoch: data.batches(
-                epoch, max_tokens=data.batch_tokens(cfg.data), seed=cfg.train.seed
-            ),
+            batches=lambda epoch: data.batches(epoch, max_tokens=batch_tokens, seed=cfg.train.seed),
             dev=data,
-            description=data.describe(cfg.data),
+            description=data.describe(cfg.data, cfg.train.budget_minutes),
         )
 
     def build_model(self, cfg: Config, assets: Assets) -> Seq2Seq:
