@@ -122,3 +122,26 @@ def test_segtag_bench_scores_three_systems_on_the_same_text(tmp_path, pku_heldou
     assert rows["jieba_posseg"]["joint_f1"] == pytest.approx(jieba["joint_f1"])
     assert rows["jieba_posseg"]["oov_recall"] == pytest.approx(jieba["oov_recall"])
     assert "jieba_tagger" in capsys.readouterr().out
+
+
+def test_classify_compare_survives_untimed_runs():
+    """Runs shorter than the timer's resolution (a fast CI machine) give no epoch ratio."""
+
+    def arch(params, seconds, accs):
+        return {
+            "test_accuracy": accs,
+            "validation_mean": 90.0,
+            "params": params,
+            "seconds_per_epoch": seconds,
+        }
+
+    summary = {
+        "resnet20": arch(100, 0.0, [90.0, 91.0]),
+        "se_resnet20": arch(110, 0.0, [91.0, 91.5]),
+    }
+    c = bench_classify.compare(summary)["se_resnet20"]
+    assert c["epoch_time_ratio"] is None
+    assert c["gain"] == pytest.approx(0.75) and c["params_ratio"] == pytest.approx(1.1)
+    summary["resnet20"]["seconds_per_epoch"] = 2.0
+    summary["se_resnet20"]["seconds_per_epoch"] = 3.0
+    assert bench_classify.compare(summary)["se_resnet20"]["epoch_time_ratio"] == pytest.approx(1.5)

@@ -125,7 +125,12 @@ def compare(summary: dict) -> dict[str, dict]:
             "validation_gain": s["validation_mean"] - base["validation_mean"],
             "extra_params": s["params"] - base["params"],
             "params_ratio": s["params"] / base["params"],
-            "epoch_time_ratio": s["seconds_per_epoch"] / base["seconds_per_epoch"],
+            # None when a run was too short to time (a tiny test run on a fast machine)
+            "epoch_time_ratio": (
+                s["seconds_per_epoch"] / base["seconds_per_epoch"]
+                if base["seconds_per_epoch"] > 0
+                else None
+            ),
         }
         if "step_seconds" in s and "step_seconds" in base:
             row["step_time_ratio"] = s["step_seconds"] / base["step_seconds"]
@@ -147,11 +152,17 @@ def table(summary: dict, seeds: list[int]) -> list[str]:
             f"{s['images_per_second']:>7.0f}   {s['mean']:.2f} +/- {s['std']:.2f}  ({per_seed})"
         )
     for arch, c in compare(summary).items():
+        epoch_ratio = c["epoch_time_ratio"]
         lines.append(
             f"SE gain ({arch} - {c['plain']}): {c['gain']:+.2f} points (per-seed differences "
             f"{' '.join(f'{d:+.2f}' for d in c['per_seed_gain'])}, std {c['gain_std']:.2f}); "
             f"params x{c['params_ratio']:.3f}; "
-            f"time per epoch of the seed runs x{c['epoch_time_ratio']:.2f}"
+            "time per epoch of the seed runs "
+            + (
+                f"x{epoch_ratio:.2f}"
+                if epoch_ratio is not None
+                else "not measured (runs too short)"
+            )
         )
         if "step_time_ratio" in c:
             lines.append(

@@ -639,7 +639,7 @@ class Trainer:
         out: dict[str, float] = {
             "steps": st["step"],
             "epochs": st["epoch"],
-            "train_seconds": round(st["elapsed"], 1),
+            "train_seconds": round(st["elapsed"], 3),
             "units_per_second": round(st["units"] / max(st["elapsed"], 1e-9), 1),
         }
         if st["planned_steps"]:
