@@ -40,8 +40,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from attnkit.attention import AdditiveAttention, LuongAttention, MultiHeadAttention
-from attnkit.specials import PAD_ID
+from attnkit.attention import AdditiveAttention, LuongAttention, MultiHeadAttention, coverage_loss
+from attnkit.specials import PAD_ID, UNK_ID
 
 RNN_TYPES = ("gru", "lstm")
 ATTENTION_TYPES = ("bahdanau", "luong_dot", "luong_general", "luong_concat")
@@ -69,6 +69,10 @@ class Seq2SeqConfig:
         tie_embeddings: share the decoder input embedding with the output projection
             (the attentional vector then has size E).
         input_feeding: feed the previous attentional vector to the decoder RNN.
+        coverage: See et al.'s coverage: the decoder state carries the sum of past attention
+            weights, which enters the attention score (``w_c``, initialised to zero, so a
+            model without coverage loads into one with it unchanged) and
+            :func:`~attnkit.attention.coverage_loss` can penalise attending twice.
     """
 
     emb_dim: int = 256
@@ -82,6 +86,7 @@ class Seq2SeqConfig:
     dropout: float = 0.2
     tie_embeddings: bool = True
     input_feeding: bool = True
+    coverage: bool = False
 
     def __post_init__(self) -> None:
         if self.rnn not in RNN_TYPES:
@@ -119,6 +124,9 @@ class EncoderOutput:
         final: (B, H) last encoder layer's final forward and backward states.
         final_cell: (B, H) the same for the LSTM cell state, else None.
         proj_keys: (B, Ls, attention hidden) keys projected once, or None.
+        src_ext: (B, Ls) the source ids as given, extended-vocabulary ids included (what a
+            pointer-generator copies from), or None.
+        ext_vocab: the extended vocabulary size of the batch (V + its most source OOVs).
     """
 
     states: Tensor
@@ -127,6 +135,8 @@ class EncoderOutput:
     final: Tensor
     final_cell: Tensor | None = None
     proj_keys: Tensor | None = None
+    src_ext: Tensor | None = None
+    ext_vocab: int = 0
 
     def index_select(self, indices: Tensor) -> EncoderOutput:
         """Rows `indices` of the batch (beam expansion, batch shrinking)."""
@@ -139,6 +149,8 @@ class EncoderOutput:
             if self.final_cell is None
             else self.final_cell.index_select(0, indices),
             proj_keys=None if self.proj_keys is None else self.proj_keys.index_select(0, indices),
+            src_ext=None if self.src_ext is None else self.src_ext.index_select(0, indices),
+            ext_vocab=self.ext_vocab,
         )
 
 
@@ -150,18 +162,42 @@ class DecoderState:
         hidden: (dec_layers, B, H).
         cell: (dec_layers, B, H) for LSTM, else None.
         feed: (B, A) previous attentional vector (zeros at the start).
+        coverage: (B, Ls) sum of the attention weights so far (models with coverage), else None.
     """
 
     hidden: Tensor
     cell: Tensor | None
     feed: Tensor
+    coverage: Tensor | None = None
 
     def index_select(self, indices: Tensor) -> DecoderState:
         return DecoderState(
             hidden=self.hidden.index_select(1, indices),
             cell=None if self.cell is None else self.cell.index_select(1, indices),
             feed=self.feed.index_select(0, indices),
+            coverage=None if self.coverage is None else self.coverage.index_select(0, indices),
         )
+
+
+@dataclass
+class TeacherForced:
+    """Per-step outputs of :meth:`Seq2Seq.teacher_force` (all stacked over the Lt steps).
+
+    Attributes:
+        att: (B, Lt, A) attentional vectors (the output layer's input).
+        attn: (B, Lt, Ls) attention weights.
+        context: (B, Lt, H) attention contexts.
+        query: (B, Lt, H) top decoder states.
+        emb: (B, Lt, E) decoder input embeddings (after dropout).
+        coverage_loss: (B, Lt) ``sum_i min(a_ti, c_ti)`` per step, or None without coverage.
+    """
+
+    att: Tensor
+    attn: Tensor
+    context: Tensor
+    query: Tensor
+    emb: Tensor
+    coverage_loss: Tensor | None
 
 
 def _gru_update(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
@@ -250,11 +286,15 @@ class Seq2Seq(nn.Module):
 
         att_hidden = cfg.attention_dim or H
         if cfg.attention == "bahdanau":
-            self.attention: nn.Module = AdditiveAttention(H, H, att_hidden)
+            self.attention: nn.Module = AdditiveAttention(H, H, att_hidden, coverage=cfg.coverage)
         else:
             mode = cfg.attention.removeprefix("luong_")
             self.attention = LuongAttention(
-                H, H, mode=mode, hidden_dim=att_hidden if mode == "concat" else None
+                H,
+                H,
+                mode=mode,
+                hidden_dim=att_hidden if mode == "concat" else None,
+                coverage=cfg.coverage,
             )
         self._precompute = hasattr(self.attention, "precompute_keys")
         self.att_combine = nn.Linear(2 * H, A, bias=False)  # W_c [h_t; c_t]
@@ -292,6 +332,8 @@ class Seq2Seq(nn.Module):
                     nn.init.zeros_(p)
                     if self.cfg.rnn == "lstm" and "bias_ih" in name:
                         p.data.chunk(4, 0)[1].fill_(1.0)  # forget gate
+        if getattr(self.attention, "coverage_proj", None) is not None:
+            nn.init.zeros_(self.attention.coverage_proj.weight)  # coverage starts switched off
 
     # ------------------------------------------------------------------ encoder
     def encode(self, src: Tensor, src_lengths: Tensor) -> EncoderOutput:
@@ -311,8 +353,8 @@ class Seq2Seq(nn.Module):
             )
         Ls = src.size(1)
         emb = self.dropout(self.src_embed(src))  # (B, Ls, E)
-        packed = pack_padded_sequence(
-            emb, src_lengths.cpu(), batch_first=True, enforce_sorted=False
+        packed = pack_padded_sequence(  # a fully padded row runs one step; its mask is empty
+            emb, src_lengths.clamp_min(1).cpu(), batch_first=True, enforce_sorted=False
         )
         out, final = self.encoder(packed)
         states, _ = pad_packed_sequence(out, batch_first=True, total_length=Ls)  # (B, Ls, H)
@@ -347,7 +389,10 @@ class Seq2Seq(nn.Module):
             cell = torch.tanh(self.bridge_cell(enc.final_cell)).view(B, L, H).transpose(0, 1)
             cell = cell.contiguous()
         feed = enc.final.new_zeros(B, self.att_dim)
-        return DecoderState(hidden=hidden.contiguous(), cell=cell, feed=feed)
+        coverage = (
+            enc.states.new_zeros(enc.mask.shape, dtype=torch.float32) if self.cfg.coverage else None
+        )
+        return DecoderState(hidden=hidden.contiguous(), cell=cell, feed=feed, coverage=coverage)
 
     def _cell_weights(self) -> list[tuple[Tensor | None, Tensor, Tensor, Tensor, Tensor]]:
         """Per decoder layer: (input-feeding weight or None, w_ih, b_ih, w_hh, b_hh).
@@ -373,11 +418,13 @@ class Seq2Seq(nn.Module):
                 out.append((None, cell.weight_ih, cell.bias_ih, cell.weight_hh, cell.bias_hh))
         return out
 
-    def _embed_proj(self, tgt: Tensor, weights: list) -> Tensor:
-        """Target embeddings through layer 0's input weights: (...,) -> (..., G*H)."""
+    def _embed(self, tgt: Tensor, weights: list) -> tuple[Tensor, Tensor]:
+        """Target embeddings (..., E) and their projection through layer 0's input weights
+        (..., G*H). Ids past the vocabulary (a pointer model's copied words) embed as <unk>."""
         _, w_emb, b_ih, _, _ = weights[0]
+        tgt = tgt.masked_fill(tgt >= self.tgt_vocab, UNK_ID)
         emb = self.dropout(self.tgt_embed(tgt))  # (..., E)
-        return F.linear(emb, w_emb, b_ih)
+        return emb, F.linear(emb, w_emb, b_ih)
 
     def _step(
         self,
@@ -387,15 +434,18 @@ class Seq2Seq(nn.Module):
         feed: Tensor,
         x0: Tensor,
         weights: list,
-    ) -> tuple[list[Tensor], list[Tensor] | None, Tensor, Tensor]:
+        coverage: Tensor | None = None,
+    ) -> tuple[list[Tensor], list[Tensor] | None, Tensor, Tensor, Tensor]:
         """One decoder step given layer 0's embedding projection x0 (B, G*H).
 
         Args:
             hidden / cells: per layer (B, H) (cells only for LSTM).
             feed: (B, A) the previous attentional vector.
+            coverage: (B, Ls) the attention so far (models with coverage).
 
         Returns:
-            new hidden, new cells, the attentional vector (B, A), attention weights (B, Ls).
+            new hidden, new cells, the attentional vector (B, A), attention weights (B, Ls),
+            the context (B, H).
         """
         new_h, new_c = [], []
         inp = feed
@@ -413,11 +463,12 @@ class Seq2Seq(nn.Module):
             new_h.append(h)
             inp = h
         query = inp  # (B, H) top layer
+        extra = {} if coverage is None else {"coverage": coverage}
         context, attn = self.attention(
-            query, enc.states, mask=enc.mask, proj_keys=enc.proj_keys
+            query, enc.states, mask=enc.mask, proj_keys=enc.proj_keys, **extra
         )  # (B, H), (B, Ls)
         att = self.dropout(torch.tanh(self.att_combine(torch.cat([query, context], dim=-1))))
-        return new_h, (new_c if cells is not None else None), att, attn
+        return new_h, (new_c if cells is not None else None), att, attn, context
 
     def decode_step(
         self, enc: EncoderOutput, state: DecoderState, prev_tokens: Tensor
@@ -432,17 +483,28 @@ class Seq2Seq(nn.Module):
         Returns:
             log_probs (B, V) in float32, the new state, attention weights (B, Ls).
         """
-        weights = self._cell_weights()
-        x0 = self._embed_proj(prev_tokens, weights)  # (B, G*H)
-        cells = None if state.cell is None else list(state.cell.unbind(0))
-        hidden, cells, att, attn = self._step(
-            enc, list(state.hidden.unbind(0)), cells, state.feed, x0, weights
-        )
+        new_state, att, attn, _, _ = self._decode_one(enc, state, prev_tokens)
         logits = self.output(att)  # (B, V)
-        new_state = DecoderState(
-            hidden=torch.stack(hidden), cell=None if cells is None else torch.stack(cells), feed=att
-        )
         return torch.log_softmax(logits.float(), dim=-1), new_state, attn
+
+    def _decode_one(
+        self, enc: EncoderOutput, state: DecoderState, prev_tokens: Tensor
+    ) -> tuple[DecoderState, Tensor, Tensor, Tensor, Tensor]:
+        """One step: new state, attentional vector (B, A), attention (B, Ls), context (B, H)
+        and input embedding (B, E); the coverage of the new state includes this step."""
+        weights = self._cell_weights()
+        emb, x0 = self._embed(prev_tokens, weights)  # (B, E), (B, G*H)
+        cells = None if state.cell is None else list(state.cell.unbind(0))
+        hidden, cells, att, attn, context = self._step(
+            enc, list(state.hidden.unbind(0)), cells, state.feed, x0, weights, state.coverage
+        )
+        new_state = DecoderState(
+            hidden=torch.stack(hidden),
+            cell=None if cells is None else torch.stack(cells),
+            feed=att,
+            coverage=None if state.coverage is None else state.coverage + attn.float(),
+        )
+        return new_state, att, attn, context, emb
 
     def reorder(
         self, enc: EncoderOutput | None, state: DecoderState, indices: Tensor
@@ -461,25 +523,49 @@ class Seq2Seq(nn.Module):
         Returns:
             logits (B, Lt, V) and attention weights (B, Lt, Ls).
         """
-        if tgt_in.dim() != 2 or tgt_in.size(0) != src.size(0):
+        out = self.teacher_force(self.encode(src, src_lengths), tgt_in)
+        return self.output(out.att), out.attn  # (B, Lt, V) in one matmul, (B, Lt, Ls)
+
+    def teacher_force(
+        self, enc: EncoderOutput, tgt_in: Tensor, *, keep_inputs: bool = False
+    ) -> TeacherForced:
+        """Run the decoder over ``tgt_in`` (B, Lt); what each step computed, stacked.
+
+        ``keep_inputs`` also stacks each step's context and query (``context`` / ``query``
+        are otherwise empty tensors): what a pointer-generator's gate needs.
+        """
+        if tgt_in.dim() != 2 or tgt_in.size(0) != enc.states.size(0):
             raise ValueError(
-                f"tgt_in must be (B, Lt) with B = {src.size(0)}, got {tuple(tgt_in.shape)}"
+                f"tgt_in must be (B, Lt) with B = {enc.states.size(0)}, got {tuple(tgt_in.shape)}"
             )
-        enc = self.encode(src, src_lengths)
         state = self.init_decoder_state(enc)
         weights = self._cell_weights()
-        x0 = self._embed_proj(tgt_in.t(), weights)  # (Lt, B, G*H), one matmul for all steps
+        emb, x0 = self._embed(tgt_in.t(), weights)  # (Lt, B, E), (Lt, B, G*H): one matmul
         hidden = list(state.hidden.unbind(0))  # per layer (B, H)
         cells = None if state.cell is None else list(state.cell.unbind(0))
-        feed = state.feed  # (B, A)
-        atts, attns = [], []
+        feed, coverage = state.feed, state.coverage  # (B, A), (B, Ls) | None
+        atts, attns, contexts, queries, cov_losses = [], [], [], [], []
         for x0_t in x0.unbind(0):  # unbind: one backward op, not one zero-fill per step
-            hidden, cells, feed, attn = self._step(enc, hidden, cells, feed, x0_t, weights)
+            hidden, cells, feed, attn, context = self._step(
+                enc, hidden, cells, feed, x0_t, weights, coverage
+            )
             atts.append(feed)
             attns.append(attn)
-        att = torch.stack(atts, dim=1)  # (B, Lt, A)
-        logits = self.output(att)  # (B, Lt, V), one matmul for all steps
-        return logits, torch.stack(attns, dim=1)  # (B, Lt, Ls)
+            if keep_inputs:
+                contexts.append(context)
+                queries.append(hidden[-1])
+            if coverage is not None:
+                cov_losses.append(coverage_loss(attn.float(), coverage, enc.mask))  # (B,)
+                coverage = coverage + attn.float()
+        empty = feed.new_zeros(feed.size(0), 0, 0)
+        return TeacherForced(
+            att=torch.stack(atts, dim=1),
+            attn=torch.stack(attns, dim=1),
+            context=torch.stack(contexts, dim=1) if keep_inputs else empty,
+            query=torch.stack(queries, dim=1) if keep_inputs else empty,
+            emb=emb.transpose(0, 1),
+            coverage_loss=torch.stack(cov_losses, dim=1) if cov_losses else None,
+        )
 
     def num_parameters(self) -> int:
         """Trainable parameters (tied weights counted once)."""
@@ -516,5 +602,6 @@ __all__ = [
     "EncoderOutput",
     "Seq2Seq",
     "Seq2SeqConfig",
+    "TeacherForced",
     "seq2seq_bahdanau_small",
 ]

@@ -7,15 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from tqdm import tqdm
 
-from attnkit.data.batching import pad_sequences
 from attnkit.data.text import Tokenizer
-from attnkit.decoding import Hypothesis, beam_search, greedy_search
+from attnkit.decoding import Hypothesis
+from attnkit.decoding.batched import DecodeConfig, decode_batched
 from attnkit.errors import AttnkitError
 from attnkit.models.seq2seq import Seq2Seq
 from attnkit.specials import UNK_ID
-from attnkit.tasks.translate.config import DecodeConfig
 
 
 @dataclass
@@ -54,37 +52,9 @@ class Translator:
 
         ``progress`` names a progress bar (sentences/s on stderr, shown on terminals only).
         """
-        d = self.decode
-        order = sorted(range(len(src)), key=lambda i: len(src[i]))
-        results: list = [None] * len(src)
-        # disable=None: tqdm draws the bar only when stderr is a terminal
-        bar = tqdm(total=len(src), desc=progress, unit="sent", disable=None if progress else True)
-        for start in range(0, len(order), d.batch_sentences):
-            idx = order[start : start + d.batch_sentences]
-            batch, lengths = pad_sequences([src[i] for i in idx])  # (B, Ls), (B,)
-            batch = batch.to(self.device)
-            max_len = int(d.max_len_ratio * lengths.max().item()) + 10
-            if greedy:
-                hyps = greedy_search(
-                    self.model, batch, lengths, max_len=max_len, max_repeat=d.max_repeat
-                )
-            else:
-                hyps = beam_search(
-                    self.model,
-                    batch,
-                    lengths,
-                    beam_size=d.beam_size,
-                    max_len=max_len,
-                    alpha=d.alpha,
-                    n_best=d.n_best,
-                    no_repeat_ngram_size=d.no_repeat_ngram_size,
-                    max_repeat=d.max_repeat,
-                )
-            for i, nbest in zip(idx, hyps, strict=True):
-                results[i] = nbest
-            bar.update(len(idx))
-        bar.close()
-        return results
+        return decode_batched(
+            self.model, src, self.decode, self.device, greedy=greedy, progress=progress
+        )
 
     def check_input(
         self, text: str, allow_unknown: bool = False, how_to_allow: str = "pass --allow-unknown"

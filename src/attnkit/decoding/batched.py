@@ -1,0 +1,116 @@
+"""Decoding many encoded inputs with a seq2seq model: settings, length-sorted batches, search.
+
+Every seq2seq task (translation, summarization) decodes its eval split, its CLI inputs and its
+HTTP requests through :func:`decode_batched` with the :class:`DecodeConfig` of its run.
+
+Example:
+    >>> import torch
+    >>> from attnkit.models.seq2seq import seq2seq_bahdanau_small
+    >>> model = seq2seq_bahdanau_small(src_vocab=30, tgt_vocab=30).eval()
+    >>> hyps = decode_batched(model, [[5, 6, 3], [7, 3]], DecodeConfig(beam_size=2, max_len=4),
+    ...                       torch.device("cpu"))
+    >>> len(hyps), all(len(h[0].tokens) <= 4 for h in hyps)
+    (2, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from attnkit.data.batching import pad_sequences
+from attnkit.decoding.beam import beam_search
+from attnkit.decoding.greedy import greedy_search
+from attnkit.decoding.interface import Hypothesis, StepDecoder
+
+
+@dataclass
+class DecodeConfig:
+    """Search settings of a seq2seq task, used by its eval, its CLI command and the server.
+
+    Example:
+        >>> DecodeConfig(beam_size=4, max_len=30).output_limit(100)  # 1.5 x 100 + 10, capped
+        30
+    """
+
+    beam_size: int = 5
+    alpha: float = 0.6  # GNMT length penalty exponent
+    max_len_ratio: float = 1.5  # output tokens <= ratio * source tokens + 10
+    max_len: int | None = None  # and <= this many (summaries: a fixed cap)
+    n_best: int = 1
+    no_repeat_ngram_size: int = 0
+    max_repeat: int = 0  # > 0: no 1-4 token pattern more than this many times in a row
+    batch_sentences: int = 64  # sentences decoded together
+    max_input_tokens: int = 250  # longer inputs are refused by `attnkit translate`
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1:
+            raise ValueError(f"decode.beam_size must be >= 1, got {self.beam_size}")
+        if not 1 <= self.n_best <= self.beam_size:
+            raise ValueError(
+                f"decode.n_best must be between 1 and beam_size ({self.beam_size}), "
+                f"got {self.n_best}"
+            )
+        if self.max_len is not None and self.max_len < 1:
+            raise ValueError(f"decode.max_len must be >= 1 or null, got {self.max_len}")
+        for name in ("batch_sentences", "max_input_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"decode.{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_len_ratio <= 0 or self.alpha < 0 or self.no_repeat_ngram_size < 0:
+            raise ValueError(
+                "decode.max_len_ratio must be > 0, alpha and no_repeat_ngram_size >= 0"
+            )
+
+    def output_limit(self, longest_source: int) -> int:
+        """Output tokens allowed for a batch whose longest source has this many tokens."""
+        limit = int(self.max_len_ratio * longest_source) + 10
+        return limit if self.max_len is None else min(limit, self.max_len)
+
+
+@torch.no_grad()
+def decode_batched(
+    model: StepDecoder,
+    src: Sequence[list[int]],
+    cfg: DecodeConfig,
+    device: torch.device,
+    *,
+    greedy: bool = False,
+    progress: str | None = None,
+) -> list[list[Hypothesis]]:
+    """Decode encoded inputs (in batches, sorted by length); n-best lists in input order.
+
+    ``greedy`` ignores the beam settings; ``progress`` names a progress bar (items/s on
+    stderr, shown on terminals only).
+    """
+    d = cfg
+    order = sorted(range(len(src)), key=lambda i: len(src[i]))
+    results: list = [None] * len(src)
+    # disable=None: tqdm draws the bar only when stderr is a terminal
+    bar = tqdm(total=len(src), desc=progress, unit="sent", disable=None if progress else True)
+    for start in range(0, len(order), d.batch_sentences):
+        idx = order[start : start + d.batch_sentences]
+        batch, lengths = pad_sequences([src[i] for i in idx])  # (B, Ls), (B,)
+        batch = batch.to(device)
+        max_len = d.output_limit(int(lengths.max()))
+        if greedy:
+            hyps = greedy_search(model, batch, lengths, max_len=max_len, max_repeat=d.max_repeat)
+        else:
+            hyps = beam_search(
+                model,
+                batch,
+                lengths,
+                beam_size=d.beam_size,
+                max_len=max_len,
+                alpha=d.alpha,
+                n_best=d.n_best,
+                no_repeat_ngram_size=d.no_repeat_ngram_size,
+                max_repeat=d.max_repeat,
+            )
+        for i, nbest in zip(idx, hyps, strict=True):
+            results[i] = nbest
+        bar.update(len(idx))
+    bar.close()
+    return results
