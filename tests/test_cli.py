@@ -9,7 +9,10 @@ from attnkit.cli import main
     ("argv", "message"),
     [
         (["train", "nosuchtask"], "unknown task 'nosuchtask'"),
-        (["data", "get", "nosuchdata"], "unknown dataset 'nosuchdata'; available: bible-es-en"),
+        (
+            ["data", "get", "nosuchdata"],
+            "unknown dataset 'nosuchdata'; available: aclsum, bible-es-en",
+        ),
         (["eval", "--model", "/nonexistent/run"], "not a run folder"),
     ],
 )

@@ -54,6 +54,17 @@ DATASETS: dict[str, DatasetSpec] = {
         "Fashion-MNIST 60k train + 10k test, 28x28 grayscale, 10 classes",
         "Debian: dataset-fashion-mnist",
     ),
+    "debian-descriptions": DatasetSpec(
+        "debian_descriptions:fetch",
+        "Debian package long descriptions -> one-line synopses (~60k pairs, summarization)",
+        "Debian: the main suite's main/i18n/Translation-en index (apt-get update, no root)",
+    ),
+    "aclsum": DatasetSpec(
+        "aclsum:fetch",
+        "ACLSum: ACL papers' highlighted sentences -> challenge/approach/outcome summaries "
+        "(300/150/300 pairs)",
+        "PyPI: aclsum==0.1.2",
+    ),
     "joeynmt": DatasetSpec(
         "assets:fetch_joeynmt",
         "JoeyNMT 2.3.0's code, the peer of `attnkit bench translate` (not a corpus)",
