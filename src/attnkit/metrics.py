@@ -107,6 +107,43 @@ def repeated_run_share(texts: Sequence[str], run: int = 4) -> float:
     return sum(looping(t) for t in texts) / max(len(texts), 1)
 
 
+def _ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def repeated_ngram_share(token_lists: Sequence[Sequence[str]], n: int = 3) -> float:
+    """Percentage of outputs in which some ``n``-gram occurs twice or more.
+
+    The repetition that coverage is meant to remove ("the library the library ...").
+
+    Example:
+        >>> repeated_ngram_share([["a", "b", "c", "a", "b", "c"], ["a", "b", "c", "d"]], n=3)
+        50.0
+    """
+    repeated = sum(len(set(g := _ngrams(t, n))) < len(g) for t in token_lists)
+    return 100 * repeated / max(len(token_lists), 1)
+
+
+def novel_ngram_share(
+    outputs: Sequence[Sequence[str]], sources: Sequence[Sequence[str]], n: int = 1
+) -> float:
+    """Percentage of the outputs' ``n``-grams that do not occur in their source (how
+    abstractive a summary is; 0 = every n-gram copied). Case-insensitive.
+
+    Example:
+        >>> novel_ngram_share([["a", "new", "tool"]], [["A", "tool", "for", "x"]], n=1)
+        33.33333333333333
+    """
+    _check_parallel(outputs, sources)
+    novel = total = 0
+    for out, src in zip(outputs, sources, strict=True):
+        seen = set(_ngrams([w.lower() for w in src], n))
+        grams = _ngrams([w.lower() for w in out], n)
+        novel += sum(g not in seen for g in grams)
+        total += len(grams)
+    return 100 * novel / max(total, 1)
+
+
 _PLACEHOLDER = re.compile(r"%\d+|%[sd]|\{[^{}\s]*\}")
 _WORD = re.compile(r"[^\s.,;:!?()«»\"“”]+")
 

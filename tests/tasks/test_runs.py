@@ -57,7 +57,7 @@ def test_the_wrong_task_and_broken_meta_are_clear_errors(run_copy):
         ("[1, 2]", "expected a JSON object"),
         ("{}", "lacks 'task'"),
         (json.dumps({"task": 3}), "'task' must be a task name"),
-        (json.dumps({"task": "summarize"}), "unknown task 'summarize'"),
+        (json.dumps({"task": "nosuchtask"}), "unknown task 'nosuchtask'"),
     ]:
         meta_path.write_text(content)
         with pytest.raises(AttnkitError, match=message):

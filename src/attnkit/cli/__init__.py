@@ -6,6 +6,7 @@ module             commands
 ``runs``           ``data list|get``, ``train``, ``eval``, ``export``, ``serve``
 ``demo``           ``demo`` (the main job: ``make demo``)
 ``translate``      ``translate``
+``summarize``      ``summarize``
 ``tag``            ``tag`` (raw text through a ``segtag`` run, or words)
 ``classify``       ``classify``, ``explain``
 ``bench``          ``bench NAME`` (``bench.BENCHMARKS``: attention, translate, ...)
@@ -33,7 +34,7 @@ from attnkit.cli.app import app
 from attnkit.errors import AttnkitError
 
 # Importing a command module registers its commands; this order is the order of `--help`.
-COMMAND_MODULES = ("runs", "demo", "translate", "tag", "classify", "bench")
+COMMAND_MODULES = ("runs", "demo", "translate", "summarize", "tag", "classify", "bench")
 for _module in COMMAND_MODULES:
     importlib.import_module(f"attnkit.cli.{_module}")
 

@@ -19,6 +19,7 @@ BENCHMARKS = {
     "classify": "ResNet-20 vs SE-ResNet-20 over seeds: mean +/- std, SE gain and cost (--help)",
     "onnx": "The exported classifier in onnxruntime vs PyTorch eager, interleaved (--help)",
     "segtag": "Raw Chinese text: the joint model vs jieba + the word tagger vs jieba (--help)",
+    "summarize": "Pointer-generator with and without coverage vs the Lead baselines (--help)",
     "corpora": "The size of every corpus and its splits (the README's counts)",
     "decode-guard": "Dev BLEU of translation runs with and without the loop guard (--help)",
 }

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from attnkit.data.batching import pad_sequences
 from attnkit.decoding.beam import beam_search
 from attnkit.decoding.greedy import greedy_search
 from attnkit.decoding.interface import Hypothesis, StepDecoder
+from attnkit.errors import AttnkitError
 
 
 @dataclass
@@ -63,6 +65,23 @@ class DecodeConfig:
             raise ValueError(
                 "decode.max_len_ratio must be > 0, alpha and no_repeat_ngram_size >= 0"
             )
+
+    def with_search(self, *, beam: int | None = None, n_best: int = 1) -> DecodeConfig:
+        """A copy with another beam size / n-best, checked (what a user asks per request).
+
+        ``beam=None`` keeps the beam (widened to ``n_best`` when that is larger).
+
+        Raises:
+            AttnkitError: a beam or n-best below 1, or n-best above the beam.
+        """
+        if beam is not None and beam < 1:
+            raise AttnkitError(f"beam size must be at least 1, got {beam}")
+        if n_best < 1:
+            raise AttnkitError(f"n-best must be at least 1, got {n_best}")
+        if beam is not None and n_best > beam:
+            raise AttnkitError(f"n-best ({n_best}) cannot exceed the beam size ({beam})")
+        size = max(self.beam_size, n_best) if beam is None else beam
+        return dataclasses.replace(self, beam_size=size, n_best=n_best)
 
     def output_limit(self, longest_source: int) -> int:
         """Output tokens allowed for a batch whose longest source has this many tokens."""

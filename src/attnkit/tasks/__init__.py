@@ -10,11 +10,12 @@ module            what
 ``tag``           Chinese POS tagging with self-attention + CRF (PKU-1998)
 ``segtag``        Chinese raw text segmented and tagged by one character-level model
 ``classify``      Fashion-MNIST with squeeze-and-excitation ResNets
+``summarize``     pointer-generator summarization with coverage (Debian descriptions)
 ================  =====================================================================
 
 Example:
     >>> sorted(TASKS)
-    ['classify', 'segtag', 'tag', 'translate']
+    ['classify', 'segtag', 'summarize', 'tag', 'translate']
     >>> get_task("tag").default_config
     'tag_pku.yaml'
 """
@@ -33,6 +34,7 @@ TASKS: dict[str, str] = {
     "tag": "attnkit.tasks.tag",
     "segtag": "attnkit.tasks.segtag",
     "classify": "attnkit.tasks.classify",
+    "summarize": "attnkit.tasks.summarize",
 }
 """Task name -> the package whose ``TASK`` object implements it."""
 

@@ -18,11 +18,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from attnkit import log
 from attnkit.config import save_config
+from attnkit.errors import AttnkitError
 from attnkit.fileio import write_json
 from attnkit.tasks.base import Task
-from attnkit.tasks.runs import CONFIG_FILE, Run, open_run
+from attnkit.tasks.runs import (
+    CONFIG_FILE,
+    Run,
+    find_checkpoint,
+    open_run,
+    run_folder,
+    task_of_run,
+)
 from attnkit.training import Trainer, seed_everything
 from attnkit.training.distributed import barrier, main_first, setup
 
@@ -59,6 +69,8 @@ def train(task: str | Task, cfg: Any, run_dir: str | Path, *, resume: bool = Fal
         prepared = task.prepare(cfg, run_dir, reuse=resume or not first)
     seed_everything(cfg.train.seed)
     model = task.build_model(cfg, prepared.assets).to(device)
+    if cfg.train.init_from and not resume:
+        start_from(model, task, cfg.train.init_from, log_it=env.is_main)
     parameters = sum(p.numel() for p in model.parameters())
     if env.is_main:
         log.info(f"data: {prepared.description}")
@@ -87,6 +99,38 @@ def train(task: str | Task, cfg: Any, run_dir: str | Path, *, resume: bool = Fal
     return summary
 
 
+def start_from(model: torch.nn.Module, task: Task, source: str | Path, *, log_it: bool) -> None:
+    """Load the weights of the run ``source`` (its best checkpoint, or the checkpoint folder
+    given) into ``model``: fine-tuning. Weights ``model`` has and the source lacks (a layer the
+    new config adds, such as coverage) keep their initial values and are listed.
+
+    Raises:
+        AttnkitError: no run there, a run of another task, or weights of other shapes (a
+            different vocabulary or model size).
+    """
+    from attnkit.training.checkpoint import load_model_state
+
+    checkpoint = find_checkpoint(source)
+    if task_of_run(run_folder(source)) != task.name:
+        raise AttnkitError(f"train.init_from: {source} is not a {task.name!r} run")
+    state, _ = load_model_state(checkpoint)
+    own = model.state_dict()
+    wrong = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    if wrong:
+        raise AttnkitError(
+            f"train.init_from: {source} has weights of other shapes ({', '.join(wrong[:3])}"
+            f"{' ...' if len(wrong) > 3 else ''}): another vocabulary or model size"
+        )
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise AttnkitError(
+            f"train.init_from: {source} has weights this model lacks: {', '.join(unexpected[:5])}"
+        )
+    if log_it:
+        new = f"; new: {', '.join(missing)}" if missing else ""
+        log.info(f"weights from {checkpoint}{new}")
+
+
 def evaluate(run: Run | str | Path, split: str = "test") -> dict[str, Any]:
     """Score a run on ``split``; writes ``eval_<split>.json`` into the run folder.
 
@@ -103,4 +147,4 @@ def _show(value: float) -> str:
     return f"{value:,.4g}" if isinstance(value, float) else f"{value:,}"
 
 
-__all__ = ["evaluate", "flatten_metrics", "train"]
+__all__ = ["evaluate", "flatten_metrics", "start_from", "train"]

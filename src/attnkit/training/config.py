@@ -41,6 +41,7 @@ class TrainConfig:
     progress: bool = True  # show a progress bar
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: this rank's GPU if any, else CPU
     threads: int | None = None  # torch CPU threads per process (None: torch's default)
+    init_from: str | None = None  # a run (or RUN/best) whose weights start this one (fine-tuning)
 
     def __post_init__(self) -> None:
         positive = {"epochs": self.epochs, "accumulate": self.accumulate}

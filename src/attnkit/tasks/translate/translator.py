@@ -34,14 +34,7 @@ class Translator:
         Raises:
             AttnkitError: a beam or n-best below 1, or n-best above the beam.
         """
-        if beam is not None and beam < 1:
-            raise AttnkitError(f"beam size must be at least 1, got {beam}")
-        if n_best < 1:
-            raise AttnkitError(f"n-best must be at least 1, got {n_best}")
-        if beam is not None and n_best > beam:
-            raise AttnkitError(f"n-best ({n_best}) cannot exceed the beam size ({beam})")
-        size = max(self.decode.beam_size, n_best) if beam is None else beam
-        decode = dataclasses.replace(self.decode, beam_size=size, n_best=n_best)
+        decode = self.decode.with_search(beam=beam, n_best=n_best)
         return dataclasses.replace(self, decode=decode)
 
     @torch.no_grad()

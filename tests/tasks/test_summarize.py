@@ -1,0 +1,179 @@
+"""The summarization task end to end on a tiny synthetic corpus: train, eval, fine-tune, CLI.
+
+Each document names a made-up package (a word no vocabulary holds) and the summary must
+repeat that name: only copying through the attention can get it right.
+"""
+
+import json
+import random
+
+import pytest
+
+from attnkit.cli import main
+from attnkit.config import load_config
+from attnkit.data.summaries import SummaryPair, write_split
+from attnkit.paths import dataset_dir
+from attnkit.tasks import get_task, open_run, train
+from attnkit.tasks.runner import start_from
+
+TASK = get_task("summarize")
+NOUNS = ["library", "tool", "daemon", "font", "plugin", "editor"]
+TOPICS = ["images", "music", "mail", "maps", "chess", "email"]
+VERBS = ["reads", "writes", "converts", "shows"]
+
+
+def _pair(rng: random.Random, i: int) -> SummaryPair:
+    name = "".join(rng.choice("bcdfgkmpstvz") for _ in range(5)) + str(i)  # never repeats
+    noun, topic, verb = rng.choice(NOUNS), rng.choice(TOPICS), rng.choice(VERBS)
+    doc = f"{name} is a small {noun} for {topic} . It {verb} {topic} files quickly ."
+    return SummaryPair(name, doc, f"{noun} to handle {topic} , {name}")  # "handle": generated
+
+
+def write_tiny_summaries() -> None:
+    rng = random.Random(0)
+    folder = dataset_dir("debian-descriptions")
+    folder.mkdir(parents=True)
+    for split, n, start in (("train", 400, 0), ("dev", 30, 1000), ("test", 40, 2000)):
+        write_split(folder, split, [_pair(rng, start + i) for i in range(n)])
+
+
+def tiny_config(*extra: str):
+    overrides = [
+        "data.max_tokens=400",
+        "data.min_count=1",
+        "model.emb_dim=32",
+        "model.hidden_dim=64",
+        "model.dropout=0.0",
+        "train.epochs=10",
+        "train.lr=0.01",
+        "train.warmup_steps=0",
+        "train.eval_every=0",
+        "train.bf16=false",
+        "train.progress=false",
+        "decode.beam_size=2",
+        *extra,
+    ]
+    return load_config(TASK.config_class, None, overrides)
+
+
+@pytest.fixture(scope="module")
+def tiny_summarize_run(tmp_path_factory):
+    home = tmp_path_factory.mktemp("summarize_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATTNKIT_HOME", str(home))
+        write_tiny_summaries()
+        run = tmp_path_factory.mktemp("summarize") / "run"
+        summary = train("summarize", tiny_config(), run)
+    return run, summary, home
+
+
+def test_learns_to_copy_names_it_never_saw(tiny_summarize_run, use_home):
+    run, summary, home = tiny_summarize_run
+    use_home(home)
+    saved = json.loads((run / "eval_test.json").read_text())
+    assert saved["rougeL"] == summary["test_rougeL"]
+    # every test name is new: the model beats the Lead baselines only by copying it
+    assert saved["rougeL"] > 90 and saved["rougeL"] > saved["lead1"]["rougeL"] + 20, saved
+    assert saved["copied_oov_share"] > 10  # names copied (1 word of 6 in each summary)
+    assert 0 < saved["mean_p_gen"] < 1
+    assert saved["repeated_trigram_share"] == 0  # trigram blocking
+    hyps = (run / "test.hyp.txt").read_text().splitlines()
+    names = [
+        json.loads(line)["id"]
+        for line in (dataset_dir("debian-descriptions") / "test.jsonl").open()
+    ]
+    assert sum(h.endswith(n) for h, n in zip(hyps, names, strict=True)) >= 36
+
+
+def test_predict_marks_copied_words_and_p_gen(tiny_summarize_run, use_home):
+    run, _, home = tiny_summarize_run
+    use_home(home)
+    doc = "qwxyz9 is a small font for chess . It shows chess files quickly ."
+    result = TASK.predict(open_run(run), [doc], attention=True)[0]
+    assert result["summary"] == "font to handle chess, qwxyz9"
+    assert result["summary_tokens"][-1] == "qwxyz9" and result["copied"][-1]
+    assert not result["copied"][2]
+    assert result["p_gen"][-1] < 0.5 < result["p_gen"][2]  # copied name vs generated "handle"
+    assert result["attention"].shape == (6, len(result["source_tokens"]))
+    top = int(result["attention"][-1].argmax())
+    assert result["source_tokens"][top] == "qwxyz9"  # it pointed at the name
+
+
+def test_cli_summarize_file_stdin_and_plot(tiny_summarize_run, use_home, tmp_path, capsys):
+    run, _, home = tiny_summarize_run
+    use_home(home)
+    docs = tmp_path / "docs.txt"
+    docs.write_text(
+        "abcde1 is a small tool for maps . It reads maps files quickly .\n\n"
+        "fghij2 is a small editor for mail . It writes mail files quickly .\n"
+    )
+    png = tmp_path / "a.png"
+    assert main(["summarize", "--model", str(run), str(docs), "--plot", str(png)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "tool to handle maps, abcde1",
+        "editor to handle mail, fghij2",
+    ]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["summarize", "--model", str(run), str(docs), "--whole"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{empty}"], "holds no document"),
+        (["{missing}"], "no such file"),
+        (["{long}"], "over the limit of 2000"),
+        (["{doc}", "--beam", "0"], "beam size must be at least 1"),
+        (["{doc}", "--beam", "2", "--n-best", "3"], "n-best (3) cannot exceed the beam size (2)"),
+    ],
+)
+def test_cli_bad_input_is_a_clear_error(
+    tiny_summarize_run, use_home, tmp_path, capsys, args, message
+):
+    run, _, home = tiny_summarize_run
+    use_home(home)
+    files = {"empty": " \n\n", "long": "word " * 2500, "doc": "abcde1 is a small tool ."}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    argv = [a.format(empty=tmp_path / "empty", missing=tmp_path / "nope", long=tmp_path / "long",
+                     doc=tmp_path / "doc") for a in args]  # fmt: skip
+    assert main(["summarize", "--model", str(run), *argv]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_summarize_refuses_a_run_of_another_task(tiny_translate_run, capsys):
+    run, _, _ = tiny_translate_run
+    assert main(["summarize", "--model", str(run), "-"]) == 1
+    assert "translate" in capsys.readouterr().err
+
+
+def test_coverage_fine_tuning_starts_from_the_run(tiny_summarize_run, use_home, tmp_path):
+    """The paper's schedule: a coverage run initialised from the plain one starts where it is
+    (w_c = 0), lowers repetition without blocking, and keeps the vocabulary."""
+    run, _, home = tiny_summarize_run
+    use_home(home)
+    cfg = tiny_config("model.coverage=true", f"train.init_from={run}", "train.epochs=1",
+                      "train.lr=0.001")  # fmt: skip
+    plain = open_run(run)
+    model = TASK.build_model(cfg, plain.assets)
+    start_from(model, TASK, run, log_it=False)
+    assert model.attention.coverage_proj.weight.abs().sum() == 0
+    for name, weight in plain.model.state_dict().items():
+        assert (model.state_dict()[name] == weight).all(), name
+    summary = train("summarize", cfg, tmp_path / "cov")
+    assert (tmp_path / "cov" / "vocab.json").read_text() == (run / "vocab.json").read_text()
+    assert summary["test_rougeL"] > 85
+
+
+def test_init_from_rejects_another_task_or_shape(tiny_summarize_run, tiny_translate_run, use_home):
+    run, _, home = tiny_summarize_run
+    use_home(home)
+    from attnkit.errors import AttnkitError
+
+    model = TASK.build_model(tiny_config(), open_run(run).assets)
+    with pytest.raises(AttnkitError, match="is not a 'summarize' run"):
+        start_from(model, TASK, tiny_translate_run[0], log_it=False)
+    bigger = TASK.build_model(tiny_config("model.hidden_dim=32"), open_run(run).assets)
+    with pytest.raises(AttnkitError, match="other shapes"):
+        start_from(bigger, TASK, run, log_it=False)
