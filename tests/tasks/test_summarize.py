@@ -177,3 +177,30 @@ def test_init_from_rejects_another_task_or_shape(tiny_summarize_run, tiny_transl
     bigger = TASK.build_model(tiny_config("model.hidden_dim=32"), open_run(run).assets)
     with pytest.raises(AttnkitError, match="other shapes"):
         start_from(bigger, TASK, run, log_it=False)
+
+
+def test_api_summarize_matches_predict_and_refuses_bad_input(tiny_summarize_run, use_home):
+    from fastapi.testclient import TestClient
+
+    from attnkit.serve import create_app
+
+    run, _, home = tiny_summarize_run
+    use_home(home)
+    client = TestClient(create_app(run))
+    info = client.get("/api/info").json()
+    assert info["task"] == "summarize" and info["api"] == "/api/summarize"
+    doc = "klmno7 is a small plugin for music . It converts music files quickly ."
+    reply = client.post("/api/summarize", json={"text": doc, "beam": 2})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    expected = TASK.predict(open_run(run), [doc], beam=2, attention=True)[0]
+    assert body["summary"] == expected["summary"] == "plugin to handle music, klmno7"
+    assert body["copied"] == expected["copied"] and body["copied"][-1]
+    assert body["p_gen"] == pytest.approx(expected["p_gen"], abs=1e-4)
+    assert len(body["attention"]) == len(body["summary_tokens"])
+    assert len(body["attention"][0]) == len(body["source_tokens"])
+    assert sum(body["attention"][0]) == pytest.approx(1.0, abs=1e-3)
+    for bad, message in (({"text": "  "}, "empty input"), ({"text": doc, "beam": 0}, "beam")):
+        reply = client.post("/api/summarize", json=bad)
+        assert reply.status_code == 422 and message in reply.text
+    assert "showSummary" in client.get("/").text

@@ -1,11 +1,12 @@
 """The HTTP API and the attention explorer page for a trained run (``attnkit serve``).
 
 One process serves one run folder: a translation model (Bahdanau attention: which source
-pieces each target piece looked at) or a tagger (self-attention between words, per layer and
-head). ``GET /`` is the explorer page, ``GET /api/info`` describes the model, and
-``POST /api/translate`` or ``POST /api/tag`` return the prediction with its attention weights
-as JSON. Input a user can get wrong (empty text, unseen characters, a missing layer) is a 422
-with ``{"detail": "<what is wrong>"}``; the OpenAPI page is at ``/docs``.
+pieces each target piece looked at), a pointer-generator summarizer (the same, with p_gen and
+the copied words) or a tagger (self-attention between words, per layer and head). ``GET /`` is
+the explorer page, ``GET /api/info`` describes the model, and ``POST /api/translate``,
+``/api/summarize`` or ``/api/tag`` return the prediction with its attention weights as JSON.
+Input a user can get wrong (empty text, unseen characters, a missing layer) is a 422 with
+``{"detail": "<what is wrong>"}``; the OpenAPI page is at ``/docs``.
 
 Example:
     $ attnkit serve --model ~/.cache/attnkit/runs/demo --port 8000
@@ -29,7 +30,7 @@ from pydantic import BaseModel, Field
 from attnkit.errors import AttnkitError
 from attnkit.tasks import Run, open_run, task_of_run
 
-SERVED_TASKS = ("translate", "tag", "segtag")
+SERVED_TASKS = ("translate", "summarize", "tag", "segtag")
 
 
 class TranslateRequest(BaseModel):
@@ -48,6 +49,27 @@ class TranslateResponse(BaseModel):
     source_tokens: list[str]
     target_tokens: list[str]
     attention: list[list[float]]  # (Lt, Ls)
+
+
+class SummarizeRequest(BaseModel):
+    """A document (plain English text)."""
+
+    text: str
+    beam: int | None = Field(None, ge=1, le=32, description="beam size (default: the run's)")
+
+
+class SummarizeResponse(BaseModel):
+    """The best summary, its attention (``attention[i][j]`` = summary word i on document word
+    j), ``p_gen`` per summary word (1 = generated from the vocabulary, 0 = copied) and which
+    words were copied (outside the vocabulary, or mostly copied from the document)."""
+
+    summary: str
+    score: float
+    source_tokens: list[str]
+    summary_tokens: list[str]
+    attention: list[list[float]]  # (Lt, Ls)
+    p_gen: list[float]
+    copied: list[bool]
 
 
 class TagRequest(BaseModel):
@@ -107,6 +129,27 @@ def _add_translate_routes(app: FastAPI, run: Run, lock: threading.Lock) -> dict:
     return {"beam_size": run.config.decode.beam_size}
 
 
+def _add_summarize_routes(app: FastAPI, run: Run, lock: threading.Lock) -> dict:
+    task = run.task
+
+    @app.post("/api/summarize", response_model=SummarizeResponse)
+    def summarize(req: SummarizeRequest) -> SummarizeResponse:
+        """Summarise one document; attention, p_gen and copied words come with it."""
+        with lock:
+            result = task.predict(run, [req.text], beam=req.beam, attention=True)[0]
+        return SummarizeResponse(
+            summary=result["summary"],
+            score=result["score"],
+            source_tokens=result["source_tokens"],
+            summary_tokens=result["summary_tokens"],
+            attention=_rounded(result["attention"][: len(result["summary_tokens"])]),
+            p_gen=[round(p, 4) for p in result["p_gen"]],
+            copied=result["copied"],
+        )
+
+    return {"beam_size": run.config.decode.beam_size}
+
+
 def _add_tag_routes(app: FastAPI, run: Run, lock: threading.Lock) -> dict:
     task = run.task
 
@@ -135,14 +178,20 @@ def _add_tag_routes(app: FastAPI, run: Run, lock: threading.Lock) -> dict:
     return {"layers": len(run.model.blocks), "joint_segmentation": joint}
 
 
-ROUTES = {"translate": _add_translate_routes, "tag": _add_tag_routes, "segtag": _add_tag_routes}
+ROUTES = {
+    "translate": _add_translate_routes,
+    "summarize": _add_summarize_routes,
+    "tag": _add_tag_routes,
+    "segtag": _add_tag_routes,
+}
+API = {"translate": "/api/translate", "summarize": "/api/summarize"}  # tag, segtag: /api/tag
 
 
 def create_app(run_dir: str | Path) -> FastAPI:
-    """A FastAPI app serving the translation or tagging run in ``run_dir``.
+    """A FastAPI app serving the translation, summarization or tagging run in ``run_dir``.
 
     Raises:
-        AttnkitError: no run there, a corrupt one, or a task other than translate / tag.
+        AttnkitError: no run there, a corrupt one, or a task that is not served.
 
     Example (needs a trained run, so not a doctest; tests/tasks/test_serve.py runs it)::
 
@@ -166,7 +215,7 @@ def create_app(run_dir: str | Path) -> FastAPI:
         "model": str(run_dir),
         "checkpoint": run.checkpoint.name,
         "params": run.parameters,
-        "api": "/api/translate" if task == "translate" else "/api/tag",  # segtag: /api/tag
+        "api": API.get(task, "/api/tag"),
         **ROUTES[task](app, run, lock),
     }
     page = resources.files("attnkit.serve").joinpath("explorer.html").read_text("utf-8")
@@ -187,4 +236,4 @@ def create_app(run_dir: str | Path) -> FastAPI:
     return app
 
 
-__all__ = ["SERVED_TASKS", "TagRequest", "TranslateRequest", "create_app"]
+__all__ = ["SERVED_TASKS", "SummarizeRequest", "TagRequest", "TranslateRequest", "create_app"]
