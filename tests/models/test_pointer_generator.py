@@ -142,3 +142,34 @@ def test_learns_to_copy_words_it_never_saw():
     hyps = greedy_search(model, src, lengths, max_len=8)
     exact = sum(h[0].tokens == t[:4].tolist() for h, t in zip(hyps, tgt_out, strict=True))
     assert exact >= 45, f"copied {exact}/50 exactly"
+
+
+def test_beam_search_of_a_batch_equals_one_sentence_at_a_time():
+    """No sentence of a batch leaks into another (nor does the batch's wider V_ext)."""
+    model = _model()
+    src, lengths, _, _ = _batch()
+    together = beam_search(model, src, lengths, beam_size=3, max_len=6, n_best=3)
+    for b in range(2):
+        n = int(lengths[b])
+        alone = beam_search(model, src[b : b + 1, :n], lengths[b : b + 1], beam_size=3,
+                            max_len=6, n_best=3)  # fmt: skip
+        assert [h.tokens for h in together[b]] == [h.tokens for h in alone[0]]
+        for h, g in zip(together[b], alone[0], strict=True):
+            assert h.score == pytest.approx(g.score, abs=1e-4)
+
+
+def test_coverage_penalty_is_subtracted_from_each_finished_score():
+    from attnkit.decoding import gnmt_length_penalty
+
+    model = _model()
+    src, lengths, _, _ = _batch()
+    hyps = beam_search(model, src, lengths, beam_size=4, n_best=4, max_len=6, alpha=1.0,
+                       coverage_penalty=2.0)  # fmt: skip
+    for nbest in hyps:
+        scores = [h.score for h in nbest]
+        assert scores == sorted(scores, reverse=True)
+        for h in nbest:
+            steps = len(h.tokens) + h.finished  # EOS counts in the length penalty
+            beyond = (h.attention.sum(0) - 1).clamp_min(0).sum().item()  # attention over 1
+            expected = h.log_prob / gnmt_length_penalty(steps, 1.0) - 2.0 * beyond
+            assert h.score == pytest.approx(expected, abs=1e-4)

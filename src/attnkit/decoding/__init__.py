@@ -19,7 +19,12 @@ Example:
 from attnkit.decoding.beam import beam_search
 from attnkit.decoding.greedy import check_inputs, greedy_search, max_lengths
 from attnkit.decoding.interface import Hypotheses, Hypothesis, StepDecoder
-from attnkit.decoding.penalties import block_loops, block_repeated_ngrams, gnmt_length_penalty
+from attnkit.decoding.penalties import (
+    block_loops,
+    block_repeated_ngrams,
+    gnmt_length_penalty,
+    repeated_attention_penalty,
+)
 
 __all__ = [
     "Hypotheses",
@@ -32,4 +37,5 @@ __all__ = [
     "gnmt_length_penalty",
     "greedy_search",
     "max_lengths",
+    "repeated_attention_penalty",
 ]

@@ -45,6 +45,7 @@ class DecodeConfig:
     n_best: int = 1
     no_repeat_ngram_size: int = 0
     max_repeat: int = 0  # > 0: no 1-4 token pattern more than this many times in a row
+    coverage_penalty: float = 0.0  # > 0: score - this x attention beyond 1 per source token
     batch_sentences: int = 64  # sentences decoded together
     max_input_tokens: int = 250  # longer inputs are refused by `attnkit translate`
 
@@ -61,9 +62,13 @@ class DecodeConfig:
         for name in ("batch_sentences", "max_input_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"decode.{name} must be >= 1, got {getattr(self, name)}")
-        if self.max_len_ratio <= 0 or self.alpha < 0 or self.no_repeat_ngram_size < 0:
+        if (
+            self.max_len_ratio <= 0
+            or min(self.alpha, self.no_repeat_ngram_size, self.coverage_penalty) < 0
+        ):
             raise ValueError(
-                "decode.max_len_ratio must be > 0, alpha and no_repeat_ngram_size >= 0"
+                "decode.max_len_ratio must be > 0; alpha, no_repeat_ngram_size and "
+                "coverage_penalty >= 0"
             )
 
     def with_search(self, *, beam: int | None = None, n_best: int = 1) -> DecodeConfig:
@@ -127,6 +132,7 @@ def decode_batched(
                 n_best=d.n_best,
                 no_repeat_ngram_size=d.no_repeat_ngram_size,
                 max_repeat=d.max_repeat,
+                coverage_penalty=d.coverage_penalty,
             )
         for i, nbest in zip(idx, hyps, strict=True):
             results[i] = nbest

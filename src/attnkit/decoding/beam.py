@@ -22,6 +22,7 @@ from attnkit.decoding.penalties import (
     block_loops,
     block_repeated_ngrams,
     gnmt_length_penalty,
+    repeated_attention_penalty,
 )
 from attnkit.specials import BOS_ID, EOS_ID
 
@@ -39,6 +40,7 @@ def beam_search(
     n_best: int = 1,
     no_repeat_ngram_size: int = 0,
     max_repeat: int = 0,
+    coverage_penalty: float = 0.0,
     bos_id: int = BOS_ID,
     eos_id: int = EOS_ID,
 ) -> Hypotheses:
@@ -58,6 +60,10 @@ def beam_search(
         no_repeat_ngram_size: if > 0, no n-gram of this size appears twice in an output.
         max_repeat: if > 0, no pattern of 1-4 tokens appears more than this many times in a
             row (:func:`~attnkit.decoding.penalties.block_loops`).
+        coverage_penalty: if > 0 (and the model gives attention), finished hypotheses lose
+            this times the attention each source position received beyond 1
+            (:func:`~attnkit.decoding.penalties.repeated_attention_penalty`): saying the
+            same thing twice costs.
         bos_id: the first decoder input.
         eos_id: ends a hypothesis.
 
@@ -126,7 +132,14 @@ def beam_search(
                 r = rows[b][j]
                 finals[b].append(
                     _hypothesis(
-                        hist[r], hist_attn, r, sc[b][j], t + 1, alpha, src_lens[b], finished=True
+                        hist[r],
+                        hist_attn,
+                        r,
+                        sc[b][j],
+                        t + 1,
+                        (alpha, coverage_penalty),
+                        src_lens[b],
+                        finished=True,
                     )
                 )
                 if len(finals[b]) >= K:
@@ -164,7 +177,7 @@ def beam_search(
                             r,
                             sc[b][k],
                             t + 1,
-                            alpha,
+                            (alpha, coverage_penalty),
                             src_lens[b],
                             finished=False,
                         )
@@ -186,16 +199,20 @@ def _hypothesis(
     row: int,
     log_prob: float,
     length: int,
-    alpha: float,
+    penalties: tuple[float, float],
     src_len: int,
     *,
     finished: bool,
 ) -> Hypothesis:
     """A finished hypothesis from row ``row`` of the histories.
 
-    ``tokens`` excludes EOS; ``length`` (for the penalty) counts every step taken.
+    ``tokens`` excludes EOS; ``length`` (for the length penalty) counts every step taken;
+    ``penalties`` is ``(alpha, coverage_penalty)``.
     """
+    alpha, beta = penalties
     n = tokens.numel()
     att = None if hist_attn is None else hist_attn[row, :n, :src_len].clone()
     score = log_prob / float(gnmt_length_penalty(length, alpha)) if alpha else log_prob
+    if beta and att is not None:
+        score -= repeated_attention_penalty(att, beta)
     return Hypothesis(tokens.tolist(), score, log_prob, att, finished)

@@ -14,6 +14,24 @@ def gnmt_length_penalty(length: int | float | Tensor, alpha: float) -> float | T
     return ((5.0 + length) / 6.0) ** alpha
 
 
+def repeated_attention_penalty(attention: Tensor, beta: float) -> float:
+    """``beta * sum_i max(c_i - 1, 0)`` with ``c = attention.sum(0)``: the attention a source
+    position received beyond a total of 1 (Gehrmann et al. 2018's summarization coverage
+    penalty), subtracted from a finished hypothesis' score.
+
+    Args:
+        attention: (Lt, Ls) the hypothesis' attention, one row per output token.
+        beta: the weight (0 = off).
+
+    Example:
+        >>> repeated_attention_penalty(torch.tensor([[1.0, 0.0], [0.5, 0.5]]), beta=2.0)
+        1.0
+    """
+    if not beta or attention.numel() == 0:
+        return 0.0
+    return beta * float((attention.float().sum(0) - 1.0).clamp_min(0.0).sum())
+
+
 def block_repeated_ngrams(log_probs: Tensor, history: Tensor, n: int) -> Tensor:
     """Forbid tokens that would repeat an n-gram already in each row's history.
 
