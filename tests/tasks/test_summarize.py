@@ -37,23 +37,24 @@ def write_tiny_summaries() -> None:
         write_split(folder, split, [_pair(rng, start + i) for i in range(n)])
 
 
+_TINY = (
+    "data.max_tokens=400",
+    "data.min_count=1",
+    "model.emb_dim=32",
+    "model.hidden_dim=64",
+    "model.dropout=0.0",
+    "train.epochs=10",
+    "train.lr=0.01",
+    "train.warmup_steps=0",
+    "train.eval_every=0",
+    "train.bf16=false",
+    "train.progress=false",
+    "decode.beam_size=2",
+)
+
+
 def tiny_config(*extra: str):
-    overrides = [
-        "data.max_tokens=400",
-        "data.min_count=1",
-        "model.emb_dim=32",
-        "model.hidden_dim=64",
-        "model.dropout=0.0",
-        "train.epochs=10",
-        "train.lr=0.01",
-        "train.warmup_steps=0",
-        "train.eval_every=0",
-        "train.bf16=false",
-        "train.progress=false",
-        "decode.beam_size=2",
-        *extra,
-    ]
-    return load_config(TASK.config_class, None, overrides)
+    return load_config(TASK.config_class, None, [*_TINY, *extra])
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +205,26 @@ def test_api_summarize_matches_predict_and_refuses_bad_input(tiny_summarize_run,
         reply = client.post("/api/summarize", json=bad)
         assert reply.status_code == 422 and message in reply.text
     assert "showSummary" in client.get("/").text
+
+
+def test_bench_summarize_reports_lead_and_both_runs(tiny_summarize_run, use_home, tmp_path):
+    from attnkit.bench import summarize as bench
+
+    _, _, home = tiny_summarize_run
+    use_home(home)
+    tiny = [f"--set={o}" for o in _TINY]
+    argv = ["--only", "pgn,pgn_coverage", "--runs", str(tmp_path / "runs"),
+            "--out", str(tmp_path / "out"), *tiny]  # fmt: skip
+    assert bench.main(argv) == 0
+    record = json.loads((tmp_path / "out" / "summarize-latest.json").read_text())
+    rows, results = record["rows"], record["results"]
+    assert list(rows) == ["lead1:debian-descriptions", "pgn", "pgn_coverage"]
+    assert rows["lead1:debian-descriptions"] == results["pgn"]["test"]["lead1"]
+    assert (
+        rows["pgn"]["rougeL"]
+        == results["pgn"]["test"]["rougeL"]
+        > rows["lead1:debian-descriptions"]["rougeL"]
+    )
+    cov = results["pgn_coverage"]["config"]
+    assert cov["model"]["coverage"] and cov["train"]["init_from"] == str(tmp_path / "runs" / "pgn")
+    assert any(line.startswith("pgn_coverage") for line in record["table"])

@@ -1,24 +1,27 @@
-"""Summarization quality: the pointer-generator without and with coverage, beside the Lead
-baselines, on the test split of Debian package descriptions.
+"""Summarization quality: the pointer-generator without and with coverage beside the Lead
+baselines on Debian package descriptions, and the same model on the other corpora.
 
-=============  =====================================================================
-row            what
-=============  =====================================================================
-lead1          the document's first sentence (no training)
-lead_n         the document's first N words, N = the pointer-generator's summary length
-pgn            ``attnkit train summarize`` (``configs/summarize_debian.yaml``)
-pgn_coverage   the paper's schedule: ``pgn``'s best checkpoint fine-tuned with coverage
-               (``model.coverage=true``, ``train.init_from``), a short second run
-=============  =====================================================================
+=====================  ==============================================================
+row                    what
+=====================  ==============================================================
+lead1                  the document's first sentence (no training), per corpus
+pgn                    ``attnkit train summarize`` (``configs/summarize_debian.yaml``)
+pgn_coverage           the paper's schedule: ``pgn`` fine-tuned with coverage
+                       (``model.coverage=true``, ``train.init_from``), a short second run
+aclsum                 ``pgn`` fine-tuned on the 100 ACL training papers (transfer)
+aclsum_scratch         the same recipe from random weights (how much the transfer brings)
+manpages               trained on manual pages (DESCRIPTION -> NAME line)
+=====================  ==============================================================
 
-ROUGE-1/2/L F1 (rouge-score, stemming), the share of summaries with a repeated trigram
+ROUGE-1/2/L F1 (rouge-score, stemming) and Lead-N (the first N words, N = the model's
+summary length) on each corpus' test split, the share of summaries with a repeated trigram
 (with the search's trigram blocking, and without it), the share of output words copied as
 out-of-vocabulary words, mean p_gen, novel unigrams and bigrams, and each run's training
 minutes. Runs go to ``<runs>/<name>`` (resumable, reused when finished); results to
 ``<out>/summarize-<timestamp>.json``.
 
 Example:
-    $ attnkit bench summarize                         # about 50 minutes on 2 CPU cores
+    $ attnkit bench summarize                         # about 1.5 hours on 2 CPU cores
 """
 
 from __future__ import annotations
@@ -37,6 +40,19 @@ COVERAGE = (
 )
 """The coverage fine-tuning on top of the ``pgn`` run (``train.init_from`` is added)."""
 
+ACLSUM = (
+    "data.corpus=aclsum",
+    "data.dev_limit=150",
+    "train.budget_minutes=null",
+    "train.epochs=30",
+    "train.eval_every=0",
+    "train.warmup_steps=0",
+    "train.lr=0.0005",
+)
+"""The small ACL corpus: 300 training pairs, 30 epochs of about 6 batches, dev each epoch."""
+
+MANPAGES = ("data.corpus=manpages", "train.budget_minutes=15")
+
 FIGURES = (
     ("R-1", "rouge1"),
     ("R-2", "rouge2"),
@@ -44,40 +60,58 @@ FIGURES = (
     ("rep3 %", "repeated_trigram_share"),
     ("rep3 unbl. %", "repeated_trigram_share_unblocked"),
 )
+KEPT = (
+    "unblocked",
+    "lead_n",
+    "copied_oov_share",
+    "mean_p_gen",
+    "novel_unigram_share",
+    "novel_bigram_share",
+    "reference_novel_unigram_share",
+    "mean_summary_words",
+    "documents",
+    "documents_per_second",
+)
+
+
+def variants(runs) -> list[Variant]:
+    """The runs in training order (the fine-tuned ones start from ``pgn``)."""
+    pgn = f"train.init_from={runs / 'pgn'}"
+    return [
+        Variant("pgn"),
+        Variant("pgn_coverage", (*COVERAGE, pgn)),
+        Variant("aclsum", (*ACLSUM, pgn)),
+        Variant("aclsum_scratch", ACLSUM),
+        Variant("manpages", MANPAGES),
+    ]
 
 
 def rows_of(results: dict[str, dict]) -> dict[str, dict]:
-    """Table rows: the Lead baselines (from the ``pgn`` run's test eval) and both models."""
-    test = results["pgn"]["test"]
-    rows = {"lead1": dict(test["lead1"]), "lead_n": dict(test["lead_n"])}
+    """Table rows: per corpus its Lead-1 (``lead1:<corpus>``), then each model run."""
+    rows: dict[str, dict] = {}
     for name, r in results.items():
-        t = r["test"]
-        rows[name] = {k: t[k] for _, k in FIGURES} | {
-            k: t[k]
-            for k in (
-                "unblocked",
-                "copied_oov_share",
-                "mean_p_gen",
-                "novel_unigram_share",
-                "novel_bigram_share",
-                "mean_summary_words",
-                "documents",
-                "documents_per_second",
-            )
-        }
-        rows[name]["train_minutes"] = round(r["train"]["train_seconds"] / 60, 1)
-        rows[name]["steps"] = r["train"]["steps"]
+        corpus, t = r["config"]["data"]["corpus"], r["test"]
+        rows.setdefault(f"lead1:{corpus}", dict(t["lead1"]))
+        rows[name] = (
+            {k: t[k] for _, k in FIGURES}
+            | {k: t[k] for k in KEPT}
+            | {
+                "corpus": corpus,
+                "train_minutes": round(r["train"]["train_seconds"] / 60, 1),
+                "steps": r["train"]["steps"],
+            }
+        )
     return rows
 
 
 def table(rows: dict[str, dict]) -> list[str]:
     head = "".join(f"{label:>13}" for label, _ in FIGURES)
-    lines = [f"{'system':<14}{head}{'p_gen':>7}{'minutes':>9}", "-" * (14 + 13 * 5 + 16)]
+    lines = [f"{'system':<26}{head}{'p_gen':>7}{'minutes':>9}", "-" * (26 + 13 * 5 + 16)]
     for name, r in rows.items():
         cells = "".join(f"{r[key]:>13.2f}" if key in r else f"{'':>13}" for _, key in FIGURES)
         p_gen = f"{r['mean_p_gen']:>7.3f}" if "mean_p_gen" in r else f"{'':>7}"
         minutes = f"{r['train_minutes']:>9.1f}" if "train_minutes" in r else ""
-        lines.append(f"{name:<14}{cells}{p_gen}{minutes}")
+        lines.append(f"{name:<26}{cells}{p_gen}{minutes}")
     return lines
 
 
@@ -87,17 +121,15 @@ def main(argv: list[str] | None = None) -> int:
         prog="attnkit bench summarize", description=__doc__.split("\n")[0]
     )
     add_run_options(parser, "summarize")
+    parser.add_argument("--only", default="", help="comma-separated runs (default: all)")
     args = parser.parse_args(argv)
     started = datetime.now()
     runs = runs_folder(args, "summarize")
-    variants = [
-        Variant("pgn"),
-        Variant("pgn_coverage", (*COVERAGE, f"train.init_from={runs / 'pgn'}")),
-    ]
-    results = run_variants("summarize", variants, runs, args.overrides)
+    chosen = [v for v in variants(runs) if not args.only or v.name in args.only.split(",")]
+    results = run_variants("summarize", chosen, runs, args.overrides)
     rows = rows_of(results)
     report("summarize", args, started, table(rows), rows=rows, results=results)
     return 0
 
 
-__all__ = ["COVERAGE", "main", "rows_of", "table"]
+__all__ = ["ACLSUM", "COVERAGE", "MANPAGES", "main", "rows_of", "table", "variants"]
