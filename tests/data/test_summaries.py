@@ -357,8 +357,8 @@ def test_aclsum_build_needs_every_split(tmp_path):
 # --------------------------------------------------------------------------- loading
 
 
-def test_both_corpora_are_registered():
-    assert set(CORPORA) == {"debian-descriptions", "aclsum"}
+def test_every_corpus_is_registered():
+    assert set(CORPORA) == {"debian-descriptions", "aclsum", "manpages"}
     for name in CORPORA.values():
         assert name in registry.DATASETS
 

@@ -11,6 +11,7 @@ pgn_coverage           the paper's schedule: ``pgn`` fine-tuned with coverage
 aclsum                 ``pgn`` fine-tuned on the 100 ACL training papers (transfer)
 aclsum_scratch         the same recipe from random weights (how much the transfer brings)
 manpages               trained on manual pages (DESCRIPTION -> NAME line)
+manpages_transfer      ``pgn`` fine-tuned on them
 =====================  ==============================================================
 
 ROUGE-1/2/L F1 (rouge-score, stemming) and Lead-N (the first N words, N = the model's
@@ -51,7 +52,8 @@ ACLSUM = (
 )
 """The small ACL corpus: 300 training pairs, 30 epochs of about 6 batches, dev each epoch."""
 
-MANPAGES = ("data.corpus=manpages", "train.budget_minutes=15")
+MANPAGES = ("data.corpus=manpages", "train.budget_minutes=15", "train.eval_every=200")
+"""Manual pages (4,508 training pairs): from random weights, or from ``pgn`` (transfer)."""
 
 FIGURES = (
     ("R-1", "rouge1"),
@@ -83,6 +85,7 @@ def variants(runs) -> list[Variant]:
         Variant("aclsum", (*ACLSUM, pgn)),
         Variant("aclsum_scratch", ACLSUM),
         Variant("manpages", MANPAGES),
+        Variant("manpages_transfer", (*MANPAGES, "train.lr=0.0005", "train.warmup_steps=0", pgn)),
     ]
 
 

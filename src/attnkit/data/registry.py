@@ -65,6 +65,11 @@ DATASETS: dict[str, DatasetSpec] = {
         "(300/150/300 pairs)",
         "PyPI: aclsum==0.1.2",
     ),
+    "manpages": DatasetSpec(
+        "manpages:fetch",
+        "Debian manual pages' DESCRIPTION -> NAME line summary (~5k pairs, summarization)",
+        "Debian: manpages, manpages-dev, coreutils, git-man, perl-doc, ... (41 packages)",
+    ),
     "joeynmt": DatasetSpec(
         "assets:fetch_joeynmt",
         "JoeyNMT 2.3.0's code, the peer of `attnkit bench translate` (not a corpus)",

@@ -7,7 +7,8 @@ back as :class:`SummaryPair` by :func:`load_split`:
 - ``debian-descriptions``: a Debian package's long description -> its one-line synopsis
   (:mod:`attnkit.data.debian_descriptions`);
 - ``aclsum``: the sentences an annotator highlighted in an ACL paper -> the one-sentence
-  challenge, approach or outcome summary written from them (:mod:`attnkit.data.aclsum`).
+  challenge, approach or outcome summary written from them (:mod:`attnkit.data.aclsum`);
+- ``manpages``: a Debian manual page's DESCRIPTION -> its NAME line (:mod:`attnkit.data.manpages`).
 
 Text is split into words by :func:`tokenize`, which keeps case and keeps package names,
 versions, paths and URLs whole (a pointer-generator copies them as one token), and joined back
@@ -55,6 +56,7 @@ __all__ = [
 CORPORA: dict[str, str] = {
     "debian-descriptions": "debian-descriptions",
     "aclsum": "aclsum",
+    "manpages": "manpages",
 }
 SPLITS = ("train", "dev", "test")
 

@@ -14,7 +14,7 @@ from attnkit.training import TrainConfig
 class SummaryDataConfig:
     """Which corpus, the vocabulary, truncation and batching."""
 
-    corpus: Literal["debian-descriptions", "aclsum"] = "debian-descriptions"
+    corpus: Literal["debian-descriptions", "aclsum", "manpages"] = "debian-descriptions"
     vocab_size: int = 20000  # words kept (the four specials included); the rest are copied
     min_count: int = 2  # words seen fewer times in train are out of the vocabulary
     max_source_tokens: int = 120  # documents are truncated to this many words
