@@ -12,6 +12,7 @@ import pytest
 from attnkit.cli import main
 from attnkit.config import load_config
 from attnkit.data.summaries import SummaryPair, write_split
+from attnkit.metrics import rouge
 from attnkit.paths import dataset_dir
 from attnkit.tasks import get_task, open_run, train
 from attnkit.tasks.runner import start_from
@@ -34,7 +35,11 @@ def write_tiny_summaries() -> None:
     folder = dataset_dir("debian-descriptions")
     folder.mkdir(parents=True)
     for split, n, start in (("train", 400, 0), ("dev", 30, 1000), ("test", 40, 2000)):
-        write_split(folder, split, [_pair(rng, start + i) for i in range(n)])
+        pairs = [_pair(rng, start + i) for i in range(n)]
+        write_split(folder, split, pairs)
+        if split == "test":  # a "templated family" of five test pages, reported apart
+            family = {"fam": [p.id for p in pairs[:5]]}
+            (folder / "families.json").write_text(json.dumps(family))
 
 
 _TINY = (
@@ -79,11 +84,13 @@ def test_learns_to_copy_names_it_never_saw(tiny_summarize_run, use_home):
     assert 0 < saved["mean_p_gen"] < 1
     assert saved["repeated_trigram_share"] == 0  # trigram blocking
     hyps = (run / "test.hyp.txt").read_text().splitlines()
-    names = [
-        json.loads(line)["id"]
-        for line in (dataset_dir("debian-descriptions") / "test.jsonl").open()
-    ]
-    assert sum(h.endswith(n) for h, n in zip(hyps, names, strict=True)) >= 36
+    path = dataset_dir("debian-descriptions") / "test.jsonl"
+    test = [json.loads(line) for line in path.open()]
+    assert sum(h.endswith(p["id"]) for h, p in zip(hyps, test, strict=True)) >= 36
+    # without the templated family (the first five test pairs), computed here again
+    assert saved["templated_documents"] == 5
+    expected = rouge(hyps[5:], [p["summary"] for p in test[5:]])["rougeL"]
+    assert saved["without_templated"]["model"]["rougeL"] == pytest.approx(expected, abs=0.01)
 
 
 def test_predict_marks_copied_words_and_p_gen(tiny_summarize_run, use_home):

@@ -98,6 +98,7 @@ def rows_of(results: dict[str, dict]) -> dict[str, dict]:
         rows[name] = (
             {k: t[k] for _, k in FIGURES}
             | {k: t[k] for k in KEPT}
+            | {k: t[k] for k in ("templated_documents", "without_templated") if k in t}
             | {
                 "corpus": corpus,
                 "train_minutes": round(r["train"]["train_seconds"] / 60, 1),

@@ -48,6 +48,7 @@ __all__ = [
     "lead",
     "load_split",
     "read_split",
+    "templated_ids",
     "tokenize",
     "write_split",
 ]
@@ -136,6 +137,21 @@ def load_split(corpus: str, split: str) -> list[SummaryPair]:
     from attnkit.data.registry import ensure
 
     return read_split(ensure(CORPORA[corpus]), split)
+
+
+def templated_ids(corpus: str) -> set[str]:
+    """Ids of the pairs in near-templated families (``families.json`` of the corpus, written
+    by its fetcher; empty when it has none), to report scores with and without them."""
+    if corpus not in CORPORA:
+        raise AttnkitError(
+            f"unknown summarization corpus {corpus!r}; choose one of {', '.join(CORPORA)}"
+        )
+    from attnkit.data.registry import ensure
+
+    path = ensure(CORPORA[corpus]) / "families.json"
+    if not path.is_file():
+        return set()
+    return {i for ids in json.loads(path.read_text("utf-8")).values() for i in ids}
 
 
 # --------------------------------------------------------------------------- words

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from collections.abc import Sequence
@@ -13,7 +14,15 @@ import torch
 
 from attnkit.data.batching import CollatedBatches, pad_sequences, token_batches
 from attnkit.data.parallel import Encoded, collate_pairs
-from attnkit.data.summaries import SummaryPair, WordVocab, detokenize, lead, load_split, tokenize
+from attnkit.data.summaries import (
+    SummaryPair,
+    WordVocab,
+    detokenize,
+    lead,
+    load_split,
+    templated_ids,
+    tokenize,
+)
 from attnkit.decoding import Hypothesis
 from attnkit.decoding.batched import decode_batched
 from attnkit.errors import AttnkitError
@@ -175,7 +184,7 @@ class SummarizeTask(Task):
         seconds = time.perf_counter() - t0
         texts = self._texts(vocab, data, hyps)
         (run.path / f"{split}.hyp.txt").write_text("".join(t + "\n" for t in texts), "utf-8")
-        unblocked_cfg = type(cfg.decode)(**{**vars(cfg.decode), "no_repeat_ngram_size": 0})
+        unblocked_cfg = dataclasses.replace(cfg.decode, no_repeat_ngram_size=0)
         unblocked = self._texts(
             vocab, data, decode_batched(run.model, data.src, unblocked_cfg, run.device)
         )
@@ -183,11 +192,24 @@ class SummarizeTask(Task):
         out_words = [vocab.decode(t, o) for t, o in zip(outputs, data.oovs, strict=True)]
         docs = [pairs[i].document for i in data.index]
         p_gen = [p for row in self.p_gen(run, data, outputs) for p in row]
+        leads = [lead(d) for d in docs]
+        templated = templated_ids(cfg.data.corpus)
+        plain = [k for k, i in enumerate(data.index) if pairs[i].id not in templated]
+        without = {}  # a corpus with templated families is also scored without them
+        if templated:
+            refs = [data.refs[k] for k in plain]
+            without = {
+                "templated_documents": len(texts) - len(plain),
+                "without_templated": {
+                    name: {k: round(v, 2) for k, v in rouge([h[k] for k in plain], refs).items()}
+                    for name, h in (("model", texts), ("lead1", leads))
+                },
+            }
         oov_words = sum(t >= len(vocab) for row in outputs for t in row)
         n_words = sum(len(w) for w in out_words)
         return {
             **{k: round(v, 2) for k, v in rouge(texts, data.refs).items()},
-            "lead1": {k: round(v, 2) for k, v in rouge([lead(d) for d in docs], data.refs).items()},
+            "lead1": {k: round(v, 2) for k, v in rouge(leads, data.refs).items()},
             "lead_n": {
                 k: round(v, 2)
                 for k, v in rouge(
@@ -212,6 +234,7 @@ class SummarizeTask(Task):
                 repeated_ngram_share([tokenize(t) for t in unblocked], 3), 2
             ),
             "unblocked": {k: round(v, 2) for k, v in rouge(unblocked, data.refs).items()},
+            **without,
         }
 
     # ----- use --------------------------------------------------------------------------------
