@@ -302,3 +302,25 @@ def test_max_repeat_ends_loops(search):
     guarded = decode(max_repeat=3)
     assert max(len(list(run)) for _, run in itertools.groupby(guarded)) <= 3
     assert len(guarded) == 12 and guarded[:3] == [4, 4, 4]  # it goes on, out of the loop
+
+
+@pytest.mark.parametrize("search", ["greedy", "beam"])
+def test_block_unk_never_emits_unk(search):
+    from attnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+    from attnkit.specials import UNK_ID
+
+    torch.manual_seed(0)
+    cfg = Seq2SeqConfig(emb_dim=8, hidden_dim=8, tie_embeddings=False)
+    model = Seq2Seq(cfg, src_vocab=12, tgt_vocab=12).eval()
+    with torch.no_grad():
+        model.output.bias[UNK_ID] = 50.0  # <unk> is by far the most likely word everywhere
+    src, lengths = torch.randint(4, 12, (3, 5)), torch.tensor([5, 4, 2])
+
+    def run(block: bool):
+        if search == "greedy":
+            return greedy_search(model, src, lengths, max_len=6, block_unk=block)
+        return beam_search(model, src, lengths, beam_size=3, max_len=6, block_unk=block)
+
+    assert all(t == UNK_ID for tokens in run(False).tokens() for t in tokens)
+    blocked = run(True).tokens()
+    assert all(UNK_ID not in tokens for tokens in blocked)

@@ -46,6 +46,7 @@ class DecodeConfig:
     no_repeat_ngram_size: int = 0
     max_repeat: int = 0  # > 0: no 1-4 token pattern more than this many times in a row
     coverage_penalty: float = 0.0  # > 0: score - this x attention beyond 1 per source token
+    block_unk: bool = False  # never emit <unk> (a pointer-generator copies unknown words)
     batch_sentences: int = 64  # sentences decoded together
     max_input_tokens: int = 250  # longer inputs are refused by `attnkit translate`
 
@@ -120,7 +121,10 @@ def decode_batched(
         batch = batch.to(device)
         max_len = d.output_limit(int(lengths.max()))
         if greedy:
-            hyps = greedy_search(model, batch, lengths, max_len=max_len, max_repeat=d.max_repeat)
+            hyps = greedy_search(
+                model, batch, lengths, max_len=max_len, max_repeat=d.max_repeat,
+                block_unk=d.block_unk,
+            )  # fmt: skip
         else:
             hyps = beam_search(
                 model,
@@ -133,6 +137,7 @@ def decode_batched(
                 no_repeat_ngram_size=d.no_repeat_ngram_size,
                 max_repeat=d.max_repeat,
                 coverage_penalty=d.coverage_penalty,
+                block_unk=d.block_unk,
             )
         for i, nbest in zip(idx, hyps, strict=True):
             results[i] = nbest

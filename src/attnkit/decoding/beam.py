@@ -24,7 +24,7 @@ from attnkit.decoding.penalties import (
     gnmt_length_penalty,
     repeated_attention_penalty,
 )
-from attnkit.specials import BOS_ID, EOS_ID
+from attnkit.specials import BOS_ID, EOS_ID, UNK_ID
 
 
 @torch.no_grad()
@@ -41,6 +41,7 @@ def beam_search(
     no_repeat_ngram_size: int = 0,
     max_repeat: int = 0,
     coverage_penalty: float = 0.0,
+    block_unk: bool = False,
     bos_id: int = BOS_ID,
     eos_id: int = EOS_ID,
 ) -> Hypotheses:
@@ -64,6 +65,7 @@ def beam_search(
             this times the attention each source position received beyond 1
             (:func:`~attnkit.decoding.penalties.repeated_attention_penalty`): saying the
             same thing twice costs.
+        block_unk: never emit ``<unk>`` (a pointer-generator copies unknown words instead).
         bos_id: the first decoder input.
         eos_id: ends a hypothesis.
 
@@ -113,6 +115,8 @@ def beam_search(
             log_probs = block_repeated_ngrams(log_probs, hist, no_repeat_ngram_size)
         if max_repeat > 0:
             log_probs = block_loops(log_probs, hist, max_repeat)
+        if block_unk:
+            log_probs[:, UNK_ID] = float("-inf")
         cand = (scores.view(B * K, 1) + log_probs).view(B, K * V)  # (B, K*V)
         n_cand = min(2 * K, K * V)
         top_scores, top_idx = cand.topk(n_cand, dim=1)  # (B, 2K)

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from attnkit.decoding.interface import Hypotheses, Hypothesis, StepDecoder
 from attnkit.decoding.penalties import block_loops
-from attnkit.specials import BOS_ID, EOS_ID
+from attnkit.specials import BOS_ID, EOS_ID, UNK_ID
 
 
 def max_lengths(src_lengths: Tensor, max_len: int | None, max_len_ratio: float | None) -> list[int]:
@@ -53,6 +53,7 @@ def greedy_search(
     max_len: int | None = None,
     max_len_ratio: float | None = None,
     max_repeat: int = 0,
+    block_unk: bool = False,
     bos_id: int = BOS_ID,
     eos_id: int = EOS_ID,
 ) -> Hypotheses:
@@ -68,6 +69,7 @@ def greedy_search(
         max_len_ratio: at most ``ceil(ratio * src_len)`` output tokens per sentence.
         max_repeat: if > 0, no pattern of 1-4 tokens appears more than this many times in a
             row (:func:`~attnkit.decoding.penalties.block_loops`).
+        block_unk: never emit ``<unk>`` (a pointer-generator copies unknown words instead).
         bos_id: the first decoder input.
         eos_id: stops a sentence.
 
@@ -90,6 +92,8 @@ def greedy_search(
         log_probs, state, attn = model.decode_step(enc, state, prev)  # (B, V)
         if max_repeat > 0 and tokens:
             log_probs = block_loops(log_probs, torch.stack(tokens, dim=1), max_repeat)
+        if block_unk:
+            log_probs[:, UNK_ID] = float("-inf")
         tok_lp, tok = log_probs.max(dim=-1)  # (B,)
         score = torch.where(_active(open_, B, src.device), score + tok_lp, score)
         tokens.append(tok)
