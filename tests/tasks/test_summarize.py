@@ -235,3 +235,9 @@ def test_bench_summarize_reports_lead_and_both_runs(tiny_summarize_run, use_home
     cov = results["pgn_coverage"]["config"]
     assert cov["model"]["coverage"] and cov["train"]["init_from"] == str(tmp_path / "runs" / "pgn")
     assert any(line.startswith("pgn_coverage") for line in record["table"])
+    # search settings: scored on dev and test in a copy of the run, the run left as it was
+    search = record["searches"]["pgn+no_unk"]
+    assert search["overrides"] == ["decode.block_unk=true"]
+    assert "block_unk: true" in (tmp_path / "runs" / "pgn+no_unk" / "config.yaml").read_text()
+    assert "block_unk: false" in (tmp_path / "runs" / "pgn" / "config.yaml").read_text()
+    assert search["dev"]["documents"] == 30 and search["test"]["documents"] == 40

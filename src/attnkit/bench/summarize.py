@@ -28,9 +28,13 @@ Example:
 from __future__ import annotations
 
 import argparse
+import shutil
+from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from attnkit.bench.variants import Variant, add_run_options, report, run_variants, runs_folder
+from attnkit.fileio import read_json
 
 COVERAGE = (
     "model.coverage=true",
@@ -89,6 +93,40 @@ def variants(runs) -> list[Variant]:
     ]
 
 
+DECODE_VARIANTS = {"no_unk": ("decode.block_unk=true",)}
+"""Search settings tried on a trained run: scored on dev, and on test under their own row."""
+
+
+def decode_variant(run_dir: Path, name: str, overrides: Sequence[str]) -> dict:
+    """Score the best checkpoint of ``run_dir`` with other search settings, on dev and test.
+
+    The checkpoint, assets and config (with ``overrides``) are copied to ``<run_dir>+<name>``
+    (so the run's own files stay as they are) and evaluated there once; finished folders
+    are reused. Returns ``{"dev": metrics, "test": metrics, "overrides": [...]}``.
+    """
+    from attnkit.config import load_config, save_config
+    from attnkit.tasks import evaluate, get_task
+
+    dest = run_dir.with_name(f"{run_dir.name}+{name}")
+    if not all((dest / f"eval_{s}.json").is_file() for s in ("dev", "test")):
+        task = get_task("summarize")
+        tmp = dest.with_name(dest.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(run_dir / "best", tmp / "best")
+        for f in ("meta.json", "vocab.json"):
+            shutil.copy(run_dir / f, tmp / f)
+        cfg = load_config(task.config_class, run_dir / "config.yaml", overrides)
+        save_config(cfg, tmp / "config.yaml")
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+        for split in ("dev", "test"):
+            evaluate(dest, split)
+    return {
+        "overrides": list(overrides),
+        **{s: read_json(dest / f"eval_{s}.json", "metrics") for s in ("dev", "test")},
+    }
+
+
 def rows_of(results: dict[str, dict]) -> dict[str, dict]:
     """Table rows: per corpus its Lead-1 (``lead1:<corpus>``), then each model run."""
     rows: dict[str, dict] = {}
@@ -132,7 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [v for v in variants(runs) if not args.only or v.name in args.only.split(",")]
     results = run_variants("summarize", chosen, runs, args.overrides)
     rows = rows_of(results)
-    report("summarize", args, started, table(rows), rows=rows, results=results)
+    searches = {}  # search settings tried on the Debian runs, scored on dev and test
+    for name in ("pgn", "pgn_coverage"):
+        for variant, overrides in DECODE_VARIANTS.items() if name in results else ():
+            print(f"{name} + {variant}: {' '.join(overrides)} (dev, then test)")
+            searches[f"{name}+{variant}"] = decode_variant(runs / name, variant, overrides)
+    report("summarize", args, started, table(rows), rows=rows, results=results, searches=searches)
     return 0
 
 
