@@ -240,4 +240,5 @@ def test_bench_summarize_reports_lead_and_both_runs(tiny_summarize_run, use_home
     assert search["overrides"] == ["decode.block_unk=true"]
     assert "block_unk: true" in (tmp_path / "runs" / "pgn+no_unk" / "config.yaml").read_text()
     assert "block_unk: false" in (tmp_path / "runs" / "pgn" / "config.yaml").read_text()
-    assert search["dev"]["documents"] == 30 and search["test"]["documents"] == 40
+    assert search["dev"]["documents"] == search["run_dev"]["documents"] == 30
+    assert search["test"]["documents"] == 40

@@ -102,7 +102,8 @@ def decode_variant(run_dir: Path, name: str, overrides: Sequence[str]) -> dict:
 
     The checkpoint, assets and config (with ``overrides``) are copied to ``<run_dir>+<name>``
     (so the run's own files stay as they are) and evaluated there once; finished folders
-    are reused. Returns ``{"dev": metrics, "test": metrics, "overrides": [...]}``.
+    are reused. Returns ``{"dev": metrics, "test": metrics, "overrides": [...], "run_dev":
+    the run's own settings on dev}`` (what the choice is made on).
     """
     from attnkit.config import load_config, save_config
     from attnkit.tasks import evaluate, get_task
@@ -121,8 +122,11 @@ def decode_variant(run_dir: Path, name: str, overrides: Sequence[str]) -> dict:
         tmp.rename(dest)
         for split in ("dev", "test"):
             evaluate(dest, split)
+    if not (run_dir / "eval_dev.json").is_file():
+        evaluate(run_dir, "dev")
     return {
         "overrides": list(overrides),
+        "run_dev": read_json(run_dir / "eval_dev.json", "metrics"),
         **{s: read_json(dest / f"eval_{s}.json", "metrics") for s in ("dev", "test")},
     }
 
