@@ -1,6 +1,7 @@
 """Shared test setup (one thread per worker: pytest-xdist runs two; fixed seeds) and the tiny
 trained runs of the tasks on small real or synthetic fixtures."""
 
+import json
 import os
 import random
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from attnkit.config import load_config
+from attnkit.data.summaries import SummaryPair, write_split
 from attnkit.paths import dataset_dir, repo_configs_dir
 from attnkit.tasks import get_task, train
 
@@ -84,6 +86,33 @@ TINY_TAGGER = [
 ]
 
 
+NOUNS = ["library", "tool", "daemon", "font", "plugin", "editor"]
+TOPICS = ["images", "music", "mail", "maps", "chess", "email"]
+VERBS = ["reads", "writes", "converts", "shows"]
+
+
+def _pair(rng: random.Random, i: int) -> SummaryPair:
+    name = "".join(rng.choice("bcdfgkmpstvz") for _ in range(5)) + str(i)  # never repeats
+    noun, topic, verb = rng.choice(NOUNS), rng.choice(TOPICS), rng.choice(VERBS)
+    doc = f"{name} is a small {noun} for {topic} . It {verb} {topic} files quickly ."
+    return SummaryPair(name, doc, f"{noun} to handle {topic} , {name}")  # "handle": generated
+
+
+def write_tiny_summaries() -> None:
+    """A synthetic ``debian-descriptions`` in this cache: 400/30/40 pairs whose summaries must
+    copy a made-up package name (a word no vocabulary holds); five test pairs form a
+    "templated family"."""
+    rng = random.Random(0)
+    folder = dataset_dir("debian-descriptions")
+    folder.mkdir(parents=True)
+    for split, n, start in (("train", 400, 0), ("dev", 30, 1000), ("test", 40, 2000)):
+        pairs = [_pair(rng, start + i) for i in range(n)]
+        write_split(folder, split, pairs)
+        if split == "test":  # a "templated family" of five test pages, reported apart
+            family = {"fam": [p.id for p in pairs[:5]]}
+            (folder / "families.json").write_text(json.dumps(family))
+
+
 def write_tiny_corpus() -> None:
     """A word-for-word 'translation' corpus standing in for jupyterlab-fr (src en, tgt fr),
     written into the current ``$ATTNKIT_HOME``."""
@@ -106,6 +135,13 @@ def write_pku_heldout() -> None:
     folder = dataset_dir("pku-1998")
     folder.mkdir(parents=True)
     (folder / "199801.txt").write_bytes(PKU_HELDOUT.read_bytes())
+
+
+@pytest.fixture
+def tiny_summaries():
+    """The synthetic summarization corpus in this test's cache."""
+    write_tiny_summaries()
+    return dataset_dir("debian-descriptions")
 
 
 @pytest.fixture

@@ -60,6 +60,19 @@ CASES = {
         "data.min_bigram_count=1",
         "train.epochs=1",
     ],
+    "summarize": [
+        "data.max_tokens=400",
+        "data.min_count=1",
+        "data.dev_limit=10",
+        "model.emb_dim=32",
+        "model.hidden_dim=64",
+        "model.dropout=0.0",
+        "model.coverage=true",
+        "train.epochs=1",
+        "train.eval_every=0",
+        "train.budget_minutes=null",
+        "decode.beam_size=1",
+    ],
     "classify": [
         "data.validation_per_class=2",
         "data.batch_size=8",
@@ -80,7 +93,7 @@ def _torchrun(task: str, overrides: list[str], out) -> subprocess.CompletedProce
 
 @pytest.mark.parametrize("task", sorted(CASES))
 def test_two_ranks_equal_one_process_accumulating_their_batches(
-    task, tmp_path, tiny_corpus, pku_heldout, fmnist_root
+    task, tmp_path, tiny_corpus, pku_heldout, fmnist_root, tiny_summaries
 ):
     overrides = [*COMMON, *CASES[task]]
     if task == "classify":

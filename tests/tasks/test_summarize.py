@@ -5,43 +5,18 @@ repeat that name: only copying through the attention can get it right.
 """
 
 import json
-import random
 
 import pytest
 
 from attnkit.cli import main
 from attnkit.config import load_config
-from attnkit.data.summaries import SummaryPair, write_split
 from attnkit.metrics import rouge
 from attnkit.paths import dataset_dir
 from attnkit.tasks import get_task, open_run, train
 from attnkit.tasks.runner import start_from
+from conftest import write_tiny_summaries
 
 TASK = get_task("summarize")
-NOUNS = ["library", "tool", "daemon", "font", "plugin", "editor"]
-TOPICS = ["images", "music", "mail", "maps", "chess", "email"]
-VERBS = ["reads", "writes", "converts", "shows"]
-
-
-def _pair(rng: random.Random, i: int) -> SummaryPair:
-    name = "".join(rng.choice("bcdfgkmpstvz") for _ in range(5)) + str(i)  # never repeats
-    noun, topic, verb = rng.choice(NOUNS), rng.choice(TOPICS), rng.choice(VERBS)
-    doc = f"{name} is a small {noun} for {topic} . It {verb} {topic} files quickly ."
-    return SummaryPair(name, doc, f"{noun} to handle {topic} , {name}")  # "handle": generated
-
-
-def write_tiny_summaries() -> None:
-    rng = random.Random(0)
-    folder = dataset_dir("debian-descriptions")
-    folder.mkdir(parents=True)
-    for split, n, start in (("train", 400, 0), ("dev", 30, 1000), ("test", 40, 2000)):
-        pairs = [_pair(rng, start + i) for i in range(n)]
-        write_split(folder, split, pairs)
-        if split == "test":  # a "templated family" of five test pages, reported apart
-            family = {"fam": [p.id for p in pairs[:5]]}
-            (folder / "families.json").write_text(json.dumps(family))
-
-
 _TINY = (
     "data.max_tokens=400",
     "data.min_count=1",
