@@ -194,7 +194,7 @@ def test_bench_summarize_reports_lead_and_both_runs(tiny_summarize_run, use_home
 
     _, _, home = tiny_summarize_run
     use_home(home)
-    tiny = [f"--set={o}" for o in _TINY]
+    tiny = [f"--set={o}" for o in (*_TINY, "decode.block_unk=false")]
     argv = ["--only", "pgn,pgn_coverage", "--runs", str(tmp_path / "runs"),
             "--out", str(tmp_path / "out"), *tiny]  # fmt: skip
     assert bench.main(argv) == 0
