@@ -131,8 +131,8 @@ def novel_ngram_share(
     abstractive a summary is; 0 = every n-gram copied). Case-insensitive.
 
     Example:
-        >>> novel_ngram_share([["a", "new", "tool"]], [["A", "tool", "for", "x"]], n=1)
-        33.33333333333333
+        >>> round(novel_ngram_share([["a", "new", "tool"]], [["A", "tool", "for", "x"]], n=1), 2)
+        33.33
     """
     _check_parallel(outputs, sources)
     novel = total = 0
