@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import hashlib
 import lzma
 import re
 import subprocess
@@ -63,7 +62,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attnkit import log
-from attnkit.data.summaries import SPLITS, SummaryPair, write_split
+from attnkit.data.summaries import SPLITS, SummaryPair, split_by_hash, write_split
 from attnkit.errors import AttnkitError
 
 __all__ = [
@@ -77,7 +76,6 @@ __all__ = [
 ]
 
 APT_SOURCES = Path("/etc/apt")  # sources.list and sources.list.d/ of the machine
-TEST_MOD, DEV_MOD, MODULUS = 0, 1, 20
 
 
 # --------------------------------------------------------------------------- the index
@@ -133,8 +131,7 @@ def split_of(document: str) -> str:
         >>> split_of("Foo frobnicates files. It is fast.")
         'train'
     """
-    bucket = int(hashlib.sha1(document.encode("utf-8")).hexdigest(), 16) % MODULUS
-    return "test" if bucket == TEST_MOD else "dev" if bucket == DEV_MOD else "train"
+    return split_by_hash(document)
 
 
 def make_pairs(

@@ -71,7 +71,6 @@ Example:
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import re
 import subprocess
@@ -83,7 +82,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from attnkit import log
-from attnkit.data.summaries import SPLITS, SummaryPair, write_split
+from attnkit.data.summaries import SPLITS, SummaryPair, split_by_hash, write_split
 from attnkit.errors import AttnkitError
 
 __all__ = [
@@ -145,7 +144,6 @@ PACKAGES = (
     "perl-doc",  # perl*.1 (the Perl manual) and the core modules' pages (3perl)
 )
 MAX_WORDS = 300
-TEST_MOD, DEV_MOD, MODULUS = 0, 1, 20
 FAMILY_MIN_PAGES = 20
 FAMILY_SUMMARY_WORDS = 2
 FAMILY_DOCUMENT_WORDS = 4
@@ -627,8 +625,7 @@ def split_of(name: str) -> str:
         >>> split_of("ls")
         'train'
     """
-    bucket = int(hashlib.sha1(name.encode("utf-8")).hexdigest(), 16) % MODULUS
-    return "test" if bucket == TEST_MOD else "dev" if bucket == DEV_MOD else "train"
+    return split_by_hash(name)
 
 
 def family_stem(name: str) -> str:

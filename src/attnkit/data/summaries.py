@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -48,6 +49,7 @@ __all__ = [
     "lead",
     "load_split",
     "read_split",
+    "split_by_hash",
     "templated_ids",
     "tokenize",
     "write_split",
@@ -137,6 +139,18 @@ def load_split(corpus: str, split: str) -> list[SummaryPair]:
     from attnkit.data.registry import ensure
 
     return read_split(ensure(CORPORA[corpus]), split)
+
+
+def split_by_hash(key: str) -> str:
+    """The split of a pair by a key of it (a document, a page name): ``int(sha1(key), 16) %
+    20`` is 0 for test, 1 for dev, else train, so equal keys never straddle splits.
+
+    Example:
+        >>> split_by_hash("Foo frobnicates files. It is fast.")
+        'train'
+    """
+    bucket = int(hashlib.sha1(key.encode("utf-8")).hexdigest(), 16) % 20
+    return "test" if bucket == 0 else "dev" if bucket == 1 else "train"
 
 
 def templated_ids(corpus: str) -> set[str]:
