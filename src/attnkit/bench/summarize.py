@@ -14,6 +14,7 @@ aclsum_coverage        ``pgn_coverage`` fine-tuned on them, coverage kept
 aclsum_long            ``pgn`` fine-tuned twice as long at twice the learning rate
 manpages               trained on manual pages (DESCRIPTION -> NAME line)
 manpages_transfer      ``pgn`` fine-tuned on them
+manpages_coverage      ``pgn_coverage`` fine-tuned on them, coverage kept
 =====================  ==============================================================
 
 ROUGE-1/2/L F1 (rouge-score, stemming) and Lead-N (the first N words, N = the model's
@@ -97,6 +98,17 @@ def variants(runs) -> list[Variant]:
         Variant("aclsum_long", (*ACLSUM, "train.epochs=60", "train.lr=0.001", pgn)),
         Variant("manpages", MANPAGES),
         Variant("manpages_transfer", (*MANPAGES, "train.lr=0.0005", "train.warmup_steps=0", pgn)),
+        Variant(
+            "manpages_coverage",
+            (
+                *MANPAGES,
+                "train.lr=0.0005",
+                "train.warmup_steps=0",
+                "model.coverage=true",
+                "decode.block_unk=false",
+                cov,
+            ),
+        ),
     ]
 
 
