@@ -141,9 +141,10 @@ def beam_search(
                         r,
                         sc[b][j],
                         t + 1,
-                        (alpha, coverage_penalty),
+                        alpha,
                         src_lens[b],
                         finished=True,
+                        beta=coverage_penalty,
                     )
                 )
                 if len(finals[b]) >= K:
@@ -181,9 +182,10 @@ def beam_search(
                             r,
                             sc[b][k],
                             t + 1,
-                            (alpha, coverage_penalty),
+                            alpha,
                             src_lens[b],
                             finished=False,
+                            beta=coverage_penalty,
                         )
                     )
                 done[b] = True
@@ -203,17 +205,17 @@ def _hypothesis(
     row: int,
     log_prob: float,
     length: int,
-    penalties: tuple[float, float],
+    alpha: float,
     src_len: int,
     *,
     finished: bool,
+    beta: float = 0.0,
 ) -> Hypothesis:
     """A finished hypothesis from row ``row`` of the histories.
 
     ``tokens`` excludes EOS; ``length`` (for the length penalty) counts every step taken;
-    ``penalties`` is ``(alpha, coverage_penalty)``.
+    ``beta`` weighs the coverage penalty.
     """
-    alpha, beta = penalties
     n = tokens.numel()
     att = None if hist_attn is None else hist_attn[row, :n, :src_len].clone()
     score = log_prob / float(gnmt_length_penalty(length, alpha)) if alpha else log_prob

@@ -52,15 +52,27 @@ class EncodedDocs(Encoded):
     oovs: list[list[str]] = field(default_factory=list)
 
 
+def tokenize_pairs(
+    pairs: Sequence[SummaryPair], cfg: SummaryDataConfig
+) -> list[tuple[list[str], list[str]]]:
+    """``(document words cut at cfg.max_source_tokens, summary words)`` of each pair."""
+    return [(tokenize(p.document)[: cfg.max_source_tokens], tokenize(p.summary)) for p in pairs]
+
+
 def encode_docs(
-    pairs: Sequence[SummaryPair], vocab: WordVocab, cfg: SummaryDataConfig, *, keep_empty: bool
+    pairs: Sequence[SummaryPair],
+    vocab: WordVocab,
+    cfg: SummaryDataConfig,
+    *,
+    keep_empty: bool,
+    tokens: Sequence[tuple[list[str], list[str]]] | None = None,
 ) -> EncodedDocs:
-    """Tokenize, truncate and encode pairs; ``keep_empty=False`` drops empty documents or
-    summaries (training), ``True`` keeps every pair (evaluation: every test pair is scored)."""
+    """Tokenize (unless ``tokens``, from :func:`tokenize_pairs`, are given), truncate and
+    encode pairs; ``keep_empty=False`` drops empty documents or summaries (training), ``True``
+    keeps every pair (evaluation: every test pair is scored)."""
     out = EncodedDocs([], [], [], [])
-    for i, pair in enumerate(pairs):
-        words = tokenize(pair.document)[: cfg.max_source_tokens]
-        summary = tokenize(pair.summary)
+    tokens = tokenize_pairs(pairs, cfg) if tokens is None else tokens
+    for i, (pair, (words, summary)) in enumerate(zip(pairs, tokens, strict=True)):
         if not keep_empty and (not words or not summary):
             continue
         src, oovs = vocab.encode_source(words, cfg.max_source_tokens)
@@ -85,15 +97,17 @@ class SummarizeTask(Task):
     def prepare(self, cfg: Config, run_dir: Path, *, reuse: bool) -> Prepared:
         d = cfg.data
         pairs = load_split(d.corpus, "train")[: d.train_limit]
-        tokens = [tokenize(p.document)[: d.max_source_tokens] + tokenize(p.summary) for p in pairs]
+        tokens = tokenize_pairs(pairs, d)  # once, for the vocabulary and the ids
         path = Path(run_dir) / VOCAB_FILE
         if cfg.train.init_from and not path.is_file():  # fine-tuning keeps the vocabulary
             shutil.copy(run_folder(cfg.train.init_from) / VOCAB_FILE, path)
             reuse = True
         vocab = WordVocab.load_or_build(
-            path, reuse=reuse, build=lambda: WordVocab.build(tokens, d.vocab_size, d.min_count)
+            path,
+            reuse=reuse,
+            build=lambda: WordVocab.build((w + s for w, s in tokens), d.vocab_size, d.min_count),
         )
-        train = encode_docs(pairs, vocab, d, keep_empty=False)
+        train = encode_docs(pairs, vocab, d, keep_empty=False, tokens=tokens)
         dev = encode_docs(load_split(d.corpus, "dev")[: d.dev_limit], vocab, d, keep_empty=True)
 
         def batches(epoch: int) -> CollatedBatches:
@@ -201,22 +215,17 @@ class SummarizeTask(Task):
             without = {
                 "templated_documents": len(texts) - len(plain),
                 "without_templated": {
-                    name: {k: round(v, 2) for k, v in rouge([h[k] for k in plain], refs).items()}
+                    name: _rouge([h[k] for k in plain], refs)
                     for name, h in (("model", texts), ("lead1", leads))
                 },
             }
         oov_words = sum(t >= len(vocab) for row in outputs for t in row)
         n_words = sum(len(w) for w in out_words)
+        lead_n = [lead(d, n_words=len(w)) for d, w in zip(docs, out_words, strict=True)]
         return {
-            **{k: round(v, 2) for k, v in rouge(texts, data.refs).items()},
-            "lead1": {k: round(v, 2) for k, v in rouge(leads, data.refs).items()},
-            "lead_n": {
-                k: round(v, 2)
-                for k, v in rouge(
-                    [lead(d, n_words=len(w)) for d, w in zip(docs, out_words, strict=True)],
-                    data.refs,
-                ).items()
-            },
+            **_rouge(texts, data.refs),
+            "lead1": _rouge(leads, data.refs),
+            "lead_n": _rouge(lead_n, data.refs),
             "documents": len(texts),
             "beam_size": cfg.decode.beam_size,
             "decode_seconds": round(seconds, 1),
@@ -233,7 +242,7 @@ class SummarizeTask(Task):
             "repeated_trigram_share_unblocked": round(
                 repeated_ngram_share([tokenize(t) for t in unblocked], 3), 2
             ),
-            "unblocked": {k: round(v, 2) for k, v in rouge(unblocked, data.refs).items()},
+            "unblocked": _rouge(unblocked, data.refs),
             **without,
         }
 
@@ -261,11 +270,12 @@ class SummarizeTask(Task):
         if not inputs:
             raise AttnkitError("empty input: give a document to summarise")
         for text in inputs:
-            if not isinstance(text, str) or not tokenize(text):
+            n = len(tokenize(text)) if isinstance(text, str) else 0
+            if not n:
                 raise AttnkitError("empty input: give a document to summarise")
-            if len(tokenize(text)) > cfg.decode.max_input_tokens:
+            if n > cfg.decode.max_input_tokens:
                 raise AttnkitError(
-                    f"input is {len(tokenize(text))} words long, over the limit of "
+                    f"input is {n} words long, over the limit of "
                     f"{cfg.decode.max_input_tokens} (decode.max_input_tokens)"
                 )
         decode = cfg.decode.with_search(beam=beam, n_best=n_best)
@@ -321,6 +331,11 @@ class SummarizeTask(Task):
         )
 
 
+def _rouge(hyps: Sequence[str], refs: Sequence[str]) -> dict[str, float]:
+    """ROUGE-1/2/L F1 rounded to 2 decimals, as every summarization figure is reported."""
+    return {k: round(v, 2) for k, v in rouge(hyps, refs).items()}
+
+
 TASK = SummarizeTask()
 
-__all__ = ["TASK", "Assets", "EncodedDocs", "SummarizeTask", "encode_docs"]
+__all__ = ["TASK", "Assets", "EncodedDocs", "SummarizeTask", "encode_docs", "tokenize_pairs"]
