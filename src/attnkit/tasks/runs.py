@@ -31,7 +31,7 @@ import torch
 from attnkit.errors import AttnkitError
 from attnkit.fileio import read_json
 from attnkit.tasks.base import Task
-from attnkit.training.checkpoint import MODEL_FILE, load_into
+from attnkit.training.checkpoint import MODEL_FILE, load_into, readable
 from attnkit.training.distributed import DistEnv, pick_device
 
 META_FILE = "meta.json"
@@ -105,7 +105,10 @@ def load_run_config(task: Task, path: Path) -> Any:
         raise AttnkitError(f"{path} is corrupt: {e}") from None
     if not isinstance(raw, dict):
         raise AttnkitError(f"{path} is corrupt: expected a mapping")
-    return from_dict(task.config_class, upgrade_config(raw))
+    try:
+        return from_dict(task.config_class, upgrade_config(raw))
+    except AttnkitError as e:
+        raise AttnkitError(f"{path}: {e}") from None
 
 
 def run_folder(path: str | Path) -> Path:
@@ -152,7 +155,7 @@ def find_checkpoint(path: str | Path, which: str | None = None) -> Path:
     if which is not None and which not in CHECKPOINTS:
         raise AttnkitError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got {which!r}")
     for name in (which,) if which else CHECKPOINTS:
-        if (run_dir / name / MODEL_FILE).is_file():
+        if (readable(run_dir / name) / MODEL_FILE).is_file():
             return run_dir / name
     wanted = f"{which}/" if which else "best/ or last/"
     raise AttnkitError(f"{run_dir} has no trained model yet (no {wanted} checkpoint)")
@@ -191,7 +194,7 @@ def open_run(
     ckpt = find_checkpoint(path, checkpoint)
     assets = task_obj.load_assets(run_dir, meta)
     model = task_obj.build_model(cfg, assets)
-    load_into(model, ckpt)
+    load_into(model, ckpt, model_from=f"the model that {config_path} describes")
     target = pick_device(device, DistEnv())
     model.to(target).eval()
     return Run(run_dir, task_obj, meta, cfg, ckpt, model, assets, target)

@@ -10,6 +10,9 @@ from typing import Literal
 class TrainConfig:
     """Optimisation, schedule, evaluation, stopping and placement settings for :class:`Trainer`.
 
+    A step whose loss or gradient norm is NaN or infinite is skipped (no update); after
+    ``max_bad_steps`` of them in a row training stops with an error, ``last/`` kept.
+
     Example:
         >>> TrainConfig(lr=3e-4, epochs=2).schedule
         'cosine'
@@ -29,6 +32,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.0  # cosine/linear decay floor, as a fraction of lr
     plateau_factor: float = 0.5  # plateau: multiply lr by this when the metric stalls
     grad_clip: float | None = 1.0  # max global grad norm (None: no clipping)
+    max_bad_steps: int = 5  # stop after this many steps in a row with a non-finite loss/gradient
     accumulate: int = 1  # batches per optimizer step (gradient accumulation)
     eval_every: int = 0  # evaluate every N steps (0: at the end of each epoch)
     patience: int | None = None  # early stopping: evaluations without improvement
@@ -44,7 +48,11 @@ class TrainConfig:
     init_from: str | None = None  # a run (or RUN/best) whose weights start this one (fine-tuning)
 
     def __post_init__(self) -> None:
-        positive = {"epochs": self.epochs, "accumulate": self.accumulate}
+        positive = {
+            "epochs": self.epochs,
+            "accumulate": self.accumulate,
+            "max_bad_steps": self.max_bad_steps,
+        }
         for name, value in positive.items():
             if value < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {value}")

@@ -27,6 +27,13 @@ that plan is stored with the run: the learning rate then follows the step, so ``
 continues the same schedule on any machine. (Measured over the first 2% instead, a 15-minute
 run's plan came out 13% too long: step times vary with the batches.)
 
+Faults: a step whose loss or gradient norm is not finite is skipped (no update, its gradients
+dropped, a warning logged; it does not count as a step) and training stops with an error after
+``max_bad_steps`` in a row, leaving ``last/`` and ``best/`` as the last good evaluation wrote
+them. Under torchrun every rank takes the same decision. A process killed at any moment (even
+while writing a checkpoint) leaves a complete ``last/`` that ``resume`` continues from, as if
+the run had never stopped; ``metrics.csv`` loses the rows logged after it.
+
 Example:
     >>> import tempfile, torch
     >>> from pathlib import Path
@@ -45,7 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
+import io
 import math
 import random
 import shutil
@@ -60,10 +67,13 @@ from tqdm import tqdm
 
 from attnkit import log
 from attnkit.errors import AttnkitError
+from attnkit.fileio import atomic_write, write_json
 from attnkit.training.checkpoint import (
+    TRAINER_JSON,
     average_states,
     load_into,
     load_trainer_state,
+    readable,
     save_model,
     save_trainer_state,
 )
@@ -149,6 +159,20 @@ class MetricsLog:
             for name, value in metrics.items():
                 w.writerow((step, epoch, split, name, f"{value:.6g}", f"{t:.1f}"))
 
+    def keep_until(self, step: int) -> None:
+        """Drop the rows after ``step`` (and a row a killed process left half-written): what
+        a run resumed from ``step`` logs again."""
+        if not (self.enabled and self.path.exists()):
+            return
+        text = self.path.read_text()
+        complete = text[: text.rfind("\n") + 1]
+        rows = list(csv.reader(io.StringIO(complete)))
+        kept = [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= step]
+        if complete != text or len(kept) < len(rows) - 1:
+            out = io.StringIO()
+            csv.writer(out).writerows([list(self.FIELDS), *kept])
+            atomic_write(self.path, out.getvalue())
+
 
 class Trainer:
     """Train a model with the shared recipe; see the module docstring for the callables.
@@ -193,7 +217,7 @@ class Trainer:
         self.state: dict[str, Any] = {
             "step": 0,
             "epoch": 0,
-            "batch_in_epoch": 0,  # optimizer steps taken in the current epoch
+            "batch_in_epoch": 0,  # steps of the current epoch done (skipped ones included)
             "best": None,
             "bad_evals": 0,
             "plateau_scale": 1.0,
@@ -205,12 +229,15 @@ class Trainer:
             "rate_mark": None,  # (step, elapsed) where the step rate is measured from
             "snapshots": [],
             "summary": {},
+            "bad_steps": 0,  # non-finite steps in a row (each skipped)
+            "skipped_steps": 0,
         }
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             if self.meta:
-                (self.run_dir / "meta.json").write_text(json.dumps(self.meta, indent=1))
+                write_json(self.run_dir / "meta.json", self.meta)
         self.log = MetricsLog(self.run_dir / "metrics.csv", enabled=self.is_main)
+        self.saved_step: int | None = None  # the step last/ holds
         if resume:
             self._resume()
         elif self.rank > 0:
@@ -245,14 +272,35 @@ class Trainer:
 
     def _resume(self) -> None:
         last = self.run_dir / "last"
-        if not last.is_dir():
+        if not readable(last).is_dir():
             raise AttnkitError(f"nothing to resume: no checkpoint at {last}")
         load_into(self.model, last)
         saved = load_trainer_state(last)
+        try:
+            self._restore(saved)
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            where = readable(last) / TRAINER_JSON
+            raise AttnkitError(
+                f"checkpoint file {where} is corrupt or from another run: {e}"
+            ) from None
+        self.saved_step = self.state["step"]
+        self.log.keep_until(self.saved_step)
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        """Optimizer, counters and generators from a loaded trainer state."""
         self.optimizer.load_state_dict(saved.pop("optimizer"))
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                for name, value in self.optimizer.state.get(p, {}).items():
+                    if isinstance(value, torch.Tensor) and value.dim() and value.shape != p.shape:
+                        shapes = f"{list(value.shape)} for a weight of shape {list(p.shape)}"
+                        raise ValueError(f"optimizer {name} of shape {shapes}")
         states = saved.pop("rng", None)
         if states is None and "torch_rng" in saved:  # a run saved by attnkit before 0.2
             states = [{"torch": saved.pop("torch_rng"), "python": saved.pop("python_rng")}]
+        for key in ("step", "epoch", "batch_in_epoch"):
+            if not isinstance(saved.get(key), int) or saved[key] < 0:
+                raise ValueError(f"{key} is {saved.get(key)!r}, not a count")
         self.state.update(saved)
         if states is not None and self.rank < len(states):
             torch.set_rng_state(states[self.rank]["torch"])
@@ -276,6 +324,7 @@ class Trainer:
             if self.world > 1:
                 rng = [None] * self.world
                 dist.all_gather_object(rng, self._rng_state())
+        self.saved_step = self.state["step"]
         if not self.is_main:
             return
         state = dict(self.state)
@@ -481,7 +530,9 @@ class Trainer:
 
     def _train_step(
         self, micro_batches: list[Any], progress: float, warmup: float
-    ) -> tuple[float, int]:
+    ) -> tuple[float, int] | None:
+        """One optimizer step on this rank's ``micro_batches``: ``(mean loss, units)`` over
+        all ranks, or None when the step was skipped (see :meth:`_skip`)."""
         cfg, st = self.cfg, self.state
         for group in self.optimizer.param_groups:
             factor = lr_factor(cfg, st["step"], progress, warmup)
@@ -498,32 +549,60 @@ class Trainer:
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                     loss, n = self.loss_fn(self.train_model, to_device(batch, self.device))
                 n = int(n)
-                if not torch.isfinite(loss):
-                    raise AttnkitError(
-                        f"training diverged at step {st['step']} (loss {loss.item()}); "
-                        "lower train.lr or enable train.grad_clip"
-                    )
-                # pooled: backpropagate the summed loss, then divide by the global unit count
+                # pooled: backpropagate the summed loss, then divide by the global unit count.
+                # A non-finite loss is backpropagated too: under DDP every rank must take part.
                 (loss * n if pooled else loss).backward()
             loss_sum += loss.detach().double() * n
             units += n
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads)  # before the /N below (finite iff after)
+        bad_grad = (~torch.isfinite(norm)).to(loss_sum)
+        totals = torch.stack([loss_sum, loss_sum.new_tensor(float(units)), bad_grad])
+        # totals (3,): summed loss, units, ranks whose gradient is not finite
+        if self.world > 1:
+            dist.all_reduce(totals)  # one verdict for all ranks; DDP averaged the gradients
+        loss_total, units_total, bad_ranks = totals.tolist()
+        units_all = max(int(units_total), 1)
+        loss_mean = loss_total / units_all
+        if bad_ranks or not math.isfinite(loss_mean):
+            self.optimizer.zero_grad(set_to_none=True)
+            self._skip(loss_mean, norm.item())
+            return None
+        st["bad_steps"] = 0
+        scale = self.world / units_all if pooled else 1.0
         if pooled:
-            totals = torch.stack(
-                [loss_sum, torch.tensor(float(units), device=self.device).double()]
-            )
-            if self.world > 1:
-                dist.all_reduce(totals)  # DDP averaged the gradients over ranks: undo, then /N
-            loss_sum, units_all = totals[0], max(int(totals[1].item()), 1)
-            scale = self.world / units_all
-            for p in self.model.parameters():
-                if p.grad is not None:
-                    p.grad.mul_(scale)
-        else:
-            units_all = max(units, 1)
+            for g in grads:
+                g.mul_(scale)
         if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grads_with_norm_(
+                self.model.parameters(), cfg.grad_clip, norm * scale
+            )
         self.optimizer.step()
-        return (loss_sum / units_all).item(), units_all
+        return loss_mean, units_all
+
+    def _skip(self, loss: float, norm: float) -> None:
+        """Count a skipped step; warn, or stop once ``max_bad_steps`` came in a row."""
+        st, cfg = self.state, self.cfg
+        st["bad_steps"] += 1
+        st["skipped_steps"] += 1
+        what = f"loss {loss}" if not math.isfinite(loss) else f"gradient norm {norm}"
+        where = f"step {st['step'] + 1} (epoch {st['epoch'] + 1}, batch {st['batch_in_epoch'] + 1})"
+        if st["bad_steps"] >= cfg.max_bad_steps:
+            kept = (
+                f"{self.run_dir / 'last'} (step {self.saved_step}) is kept"
+                if self.saved_step is not None
+                else "no checkpoint was written yet"
+            )
+            raise AttnkitError(
+                f"training stopped at {where}: {st['bad_steps']} steps in a row had a non-finite "
+                f"loss or gradient (train.max_bad_steps), the last {what}; {kept}. Lower "
+                "train.lr, set train.grad_clip or check the data, then resume"
+            )
+        if self.is_main:
+            log.logger.warning(
+                f"non-finite {what} at {where}: step skipped "
+                f"({st['bad_steps']} in a row; train.max_bad_steps {cfg.max_bad_steps})"
+            )
 
     def fit(self) -> dict[str, float]:
         """Train until epochs, max_steps, the time budget or early stopping say stop.
@@ -566,20 +645,23 @@ class Trainer:
                     break
                 rng = self._rng_state()  # as this step starts: what a resumed run restores
                 try:
-                    loss, n = self._train_step(micro, self._progress(steps), self._warmup(steps))
+                    done = self._train_step(micro, self._progress(steps), self._warmup(steps))
                 except KeyboardInterrupt:
                     self.save_last([rng])  # the last finished step; this rank's generator
                     bar.close()
                     raise
-                st["step"] += 1
                 st["batch_in_epoch"] += 1
-                st["units"] += n
                 st["elapsed"] = time.perf_counter() - t0
                 self._sync_elapsed()
+                bar.update(1)
+                if done is None:  # skipped: the batches are spent, the step is not taken
+                    continue
+                loss, n = done
+                st["step"] += 1
+                st["units"] += n
                 self._plan_budget()
                 ema = loss if ema is None else 0.98 * ema + 0.02 * loss
                 rate = (st["units"] - units0) / max(time.perf_counter() - t_units, 1e-9)
-                bar.update(1)
                 bar.set_postfix(
                     loss=f"{ema:.3f}",
                     **{f"{self.unit}/s": f"{rate:,.0f}"},
@@ -644,6 +726,8 @@ class Trainer:
         }
         if st["planned_steps"]:
             out["planned_steps"] = st["planned_steps"]
+        if st["skipped_steps"]:
+            out["skipped_steps"] = st["skipped_steps"]
         if st["best"] is not None:
             out[f"best_{self.cfg.metric}"] = st["best"]
         out.update(st["summary"])
