@@ -163,6 +163,7 @@ class MemoryAttention(nn.Module):
         query: Tensor,
         *,
         memory_mask: Tensor | None = None,
+        softmax: bool = True,
         return_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """Run the hops.
@@ -172,6 +173,8 @@ class MemoryAttention(nn.Module):
             query: ``(B, Lq)`` word ids.
             memory_mask: ``(B, M)`` bool, ``True`` = a real memory; defaults to the slots
                 holding at least one word.
+            softmax: ``False`` uses the raw scores ``u^T m_i`` (0 on masked slots) as the
+                weights: the paper's linear start (LS).
             return_weights: also return every hop's attention ``(B, K, M)``.
 
         Returns:
@@ -216,7 +219,8 @@ class MemoryAttention(nn.Module):
         for hop in range(self.hops):
             a, c = self._hop_matrices(hop)
             m_in, m_out = memories(a), memories(c)  # (B, M, E) each
-            p = masked_softmax(torch.einsum("bme,be->bm", m_in, u), memory_mask)  # (B, M)
+            scores = torch.einsum("bme,be->bm", m_in, u)  # (B, M)
+            p = masked_softmax(scores, memory_mask) if softmax else scores * memory_mask
             o = torch.einsum("bm,bme->be", p, m_out)  # (B, E)
             u = (self.H(u) if self.H is not None else u) + o  # (B, E)
             weights.append(p)
