@@ -324,3 +324,24 @@ def test_block_unk_never_emits_unk(search):
     assert all(t == UNK_ID for tokens in run(False).tokens() for t in tokens)
     blocked = run(True).tokens()
     assert all(UNK_ID not in tokens for tokens in blocked)
+
+
+@pytest.mark.parametrize("greedy", [True, False])
+def test_decode_batched_gives_each_input_its_own_length_limit(seq2seq, greedy):
+    """An untrained model runs to its limit: batched with a long input, a short input must
+    still stop where it stops alone (the limit follows its own length, not the batch's)."""
+    from attnkit.decoding.batched import DecodeConfig, decode_batched
+
+    model, src, lengths = seq2seq
+    inputs = [src[i, : int(lengths[i])].tolist() for i in range(src.size(0))]
+    cfg = DecodeConfig(beam_size=2, max_len_ratio=1.0, max_repeat=0, batch_sentences=64)
+    batched = decode_batched(model, inputs, cfg, torch.device("cpu"), greedy=greedy)
+    limits = {len(x): int(1.0 * len(x)) + 10 for x in inputs}
+    hit = 0
+    for x, hyps in zip(inputs, batched, strict=True):
+        alone = decode_batched(model, [x], cfg, torch.device("cpu"), greedy=greedy)[0]
+        assert [h.tokens for h in hyps] == [h.tokens for h in alone]
+        assert hyps[0].score == pytest.approx(alone[0].score, abs=1e-4)
+        assert len(hyps[0].tokens) <= limits[len(x)]
+        hit += len(hyps[0].tokens) == limits[len(x)]
+    assert hit >= 1  # some input really ran to its limit, else the test shows nothing

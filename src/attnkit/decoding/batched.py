@@ -89,9 +89,9 @@ class DecodeConfig:
         size = max(self.beam_size, n_best) if beam is None else beam
         return dataclasses.replace(self, beam_size=size, n_best=n_best)
 
-    def output_limit(self, longest_source: int) -> int:
-        """Output tokens allowed for a batch whose longest source has this many tokens."""
-        limit = int(self.max_len_ratio * longest_source) + 10
+    def output_limit(self, source_tokens: int) -> int:
+        """Output tokens allowed for a source of this many tokens."""
+        limit = int(self.max_len_ratio * source_tokens) + 10
         return limit if self.max_len is None else min(limit, self.max_len)
 
 
@@ -119,7 +119,7 @@ def decode_batched(
         idx = order[start : start + d.batch_sentences]
         batch, lengths = pad_sequences([src[i] for i in idx])  # (B, Ls), (B,)
         batch = batch.to(device)
-        max_len = d.output_limit(int(lengths.max()))
+        max_len = [d.output_limit(n) for n in lengths.tolist()]  # each as if decoded alone
         if greedy:
             hyps = greedy_search(
                 model, batch, lengths, max_len=max_len, max_repeat=d.max_repeat,

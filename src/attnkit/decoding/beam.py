@@ -13,6 +13,8 @@ t steps taken so far.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -34,7 +36,7 @@ def beam_search(
     src_lengths: Tensor,
     *,
     beam_size: int,
-    max_len: int | None = None,
+    max_len: int | Sequence[int] | None = None,
     max_len_ratio: float | None = None,
     alpha: float = 0.0,
     n_best: int = 1,
@@ -54,7 +56,8 @@ def beam_search(
         src: (B, Ls) padded source ids.
         src_lengths: (B,) source lengths.
         beam_size: K, live hypotheses per sentence.
-        max_len: at most this many output tokens (EOS not counted).
+        max_len: at most this many output tokens (EOS not counted): one cap, or one per
+            sentence.
         max_len_ratio: at most ``ceil(ratio * src_len)`` output tokens per sentence.
         alpha: GNMT length-penalty exponent (0 = rank by raw log-probability).
         n_best: hypotheses returned per sentence (<= beam_size), best first.

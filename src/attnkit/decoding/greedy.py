@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -12,21 +13,29 @@ from attnkit.decoding.penalties import block_loops
 from attnkit.specials import BOS_ID, EOS_ID, UNK_ID
 
 
-def max_lengths(src_lengths: Tensor, max_len: int | None, max_len_ratio: float | None) -> list[int]:
+def max_lengths(
+    src_lengths: Tensor, max_len: int | Sequence[int] | None, max_len_ratio: float | None
+) -> list[int]:
     """Per-sentence output limit: min(max_len, ceil(max_len_ratio * src_len)), at least 1.
+
+    ``max_len`` is one cap for the batch or one per sentence (what a sentence would get if
+    it were decoded alone, so that batching never changes an output).
 
     Raises:
         ValueError: when neither limit is given or one is not positive.
     """
     if max_len is None and max_len_ratio is None:
         raise ValueError("give max_len and/or max_len_ratio")
-    if max_len is not None and max_len < 1:
+    caps = [max_len] * len(src_lengths) if max_len is None or isinstance(max_len, int) else max_len
+    if len(caps) != len(src_lengths):
+        raise ValueError(f"{len(caps)} max_len values for {len(src_lengths)} sentences")
+    if any(c is not None and c < 1 for c in caps):
         raise ValueError(f"max_len must be >= 1, got {max_len}")
     if max_len_ratio is not None and max_len_ratio <= 0:
         raise ValueError(f"max_len_ratio must be > 0, got {max_len_ratio}")
     limits = []
-    for n in src_lengths.tolist():
-        lim = max_len if max_len is not None else math.inf
+    for n, cap in zip(src_lengths.tolist(), caps, strict=True):
+        lim = cap if cap is not None else math.inf
         if max_len_ratio is not None:
             lim = min(lim, math.ceil(max_len_ratio * n))
         limits.append(max(1, int(lim)))
@@ -50,7 +59,7 @@ def greedy_search(
     src: Tensor,
     src_lengths: Tensor,
     *,
-    max_len: int | None = None,
+    max_len: int | Sequence[int] | None = None,
     max_len_ratio: float | None = None,
     max_repeat: int = 0,
     block_unk: bool = False,
@@ -65,7 +74,8 @@ def greedy_search(
         model: any :class:`StepDecoder`.
         src: (B, Ls) padded source ids.
         src_lengths: (B,) source lengths.
-        max_len: at most this many output tokens (EOS not counted).
+        max_len: at most this many output tokens (EOS not counted): one cap, or one per
+            sentence.
         max_len_ratio: at most ``ceil(ratio * src_len)`` output tokens per sentence.
         max_repeat: if > 0, no pattern of 1-4 tokens appears more than this many times in a
             row (:func:`~attnkit.decoding.penalties.block_loops`).
