@@ -22,6 +22,7 @@ BENCHMARKS = {
     "summarize": "Pointer-generator with and without coverage vs the Lead baselines (--help)",
     "corpora": "The size of every corpus and its splits (the README's counts)",
     "decode-guard": "Dev BLEU of translation runs with and without the loop guard (--help)",
+    "serve": "attnkit serve under load, 1-64 clients: batching vs one at a time (--help)",
 }
 
 

@@ -70,7 +70,7 @@ def _clear_run_folder(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
 
 @app.command()
 def train(
-    task: Annotated[str, typer.Argument(help="translate | tag | segtag | classify | summarize")],
+    task: Annotated[str, typer.Argument(help="translate | tag | segtag | classify | summarize | babi")],
     config: Annotated[Path | None, typer.Option(help="YAML config (default: configs/)")] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="override a config key: key=value")
@@ -150,8 +150,27 @@ def serve(
     model: Annotated[
         Path | None, typer.Option(help="run folder to serve (default: cache/runs/demo)")
     ] = None,
-    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="interface to listen on (0.0.0.0 = all of them: set --api-key)")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ATTNKIT_API_KEY",
+            help="require 'Authorization: Bearer KEY' on the API (the page and docs stay open)",
+        ),
+    ] = None,
+    batching: Annotated[
+        bool, typer.Option(help="decode concurrent translate / summarize requests together")
+    ] = True,
+    max_batch: Annotated[int, typer.Option(help="requests decoded together at most")] = 32,
+    batch_wait_ms: Annotated[
+        float, typer.Option(help="how long a request waits for others to batch with")
+    ] = 5.0,
+    queue_size: Annotated[
+        int, typer.Option(help="requests that may wait; more get 503 + Retry-After")
+    ] = 256,
 ) -> None:
     """HTTP API + attention explorer page for a trained model (open http://HOST:PORT/)."""
     from attnkit.paths import runs_dir
@@ -160,12 +179,22 @@ def serve(
         import uvicorn
 
         from attnkit.serve import create_app
+        from attnkit.serve.security import exposure_warning
     except ImportError as e:
         raise AttnkitError(
             f"attnkit serve needs fastapi and uvicorn ({e.name} is missing): "
             "pip install 'attnkit[serve]'"
         ) from None
     run_dir = model or runs_dir() / "demo"
-    web = create_app(run_dir)
+    web = create_app(
+        run_dir,
+        batching=batching,
+        max_batch=max_batch,
+        wait_ms=batch_wait_ms,
+        queue_size=queue_size,
+        api_key=api_key,
+    )
+    if warning := exposure_warning(host, api_key):
+        typer.echo(warning, err=True)
     typer.echo(f"serving {run_dir} on http://{host}:{port}/  (schema: /openapi.json; Ctrl-C stops)")
     uvicorn.run(web, host=host, port=port, log_level="warning")

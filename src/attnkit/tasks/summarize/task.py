@@ -247,6 +247,21 @@ class SummarizeTask(Task):
         }
 
     # ----- use --------------------------------------------------------------------------------
+    def check_input(self, run: Run, text: str) -> None:
+        """Refuse a document :meth:`predict` cannot take (``attnkit serve`` checks each alone).
+
+        Raises:
+            AttnkitError: an empty document, or one over ``decode.max_input_tokens`` words.
+        """
+        n = len(tokenize(text)) if isinstance(text, str) else 0
+        if not n:
+            raise AttnkitError("empty input: give a document to summarise")
+        limit = run.config.decode.max_input_tokens
+        if n > limit:
+            raise AttnkitError(
+                f"input is {n} words long, over the limit of {limit} (decode.max_input_tokens)"
+            )
+
     def predict(
         self,
         run: Run,
@@ -270,14 +285,7 @@ class SummarizeTask(Task):
         if not inputs:
             raise AttnkitError("empty input: give a document to summarise")
         for text in inputs:
-            n = len(tokenize(text)) if isinstance(text, str) else 0
-            if not n:
-                raise AttnkitError("empty input: give a document to summarise")
-            if n > cfg.decode.max_input_tokens:
-                raise AttnkitError(
-                    f"input is {n} words long, over the limit of "
-                    f"{cfg.decode.max_input_tokens} (decode.max_input_tokens)"
-                )
+            self.check_input(run, text)
         decode = cfg.decode.with_search(beam=beam, n_best=n_best)
         pairs = [SummaryPair(str(i), t, "") for i, t in enumerate(inputs)]
         data = encode_docs(pairs, vocab, cfg.data, keep_empty=True)
