@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup demo test bench bench-tag bench-classify lint format clean
+.PHONY: setup setup-browser demo test bench bench-tag bench-classify lint format clean
 
 setup: $(STAMP)
 
@@ -17,6 +17,12 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q -e '.[dev]'
 	touch $(STAMP)
+
+# Debian's chromium for the explorer page's browser tests (tests/serve/test_browser.py skips
+# them without it); apt-get needs root, as in CI. Does nothing when chromium is there.
+setup-browser:
+	@test -x /usr/bin/chromium || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q chromium; }
 
 demo: setup
 	$(VENV)/bin/attnkit demo $(DEMO_ARGS)

@@ -4,6 +4,12 @@ trained runs of the tasks on small real or synthetic fixtures."""
 import json
 import os
 import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +17,7 @@ import pytest
 import torch
 
 from attnkit.config import load_config
+from attnkit.data import fashion_mnist
 from attnkit.data.summaries import SummaryPair, write_split
 from attnkit.paths import dataset_dir, repo_configs_dir
 from attnkit.tasks import get_task, train
@@ -255,6 +262,48 @@ def tiny_segtag_run(tmp_path_factory):
     return run, summary, home
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """Start ``attnkit serve --model RUN`` in its own process (real uvicorn over TCP).
+
+    ``start(run, home=None)`` returns the base URL once ``/api/info`` answers (at most 120 s);
+    ``home`` sets the server's ``ATTNKIT_HOME``. Every server started is stopped after the
+    module; its stderr is in a file, shown when it dies before answering.
+    Example: ``url = live_server(run)`` then ``urllib.request.urlopen(f"{url}/api/info")``.
+    """
+    servers = []
+
+    def start(run: Path, home: Path | None = None) -> str:
+        port, log = _free_port(), tmp_path_factory.mktemp("server") / "stderr.txt"
+        env = {"OMP_NUM_THREADS": "1", **os.environ}
+        if home is not None:
+            env["ATTNKIT_HOME"] = str(home)
+        cmd = [sys.executable, "-m", "attnkit.cli", "serve", "--model", str(run)]
+        cmd += ["--port", str(port)]
+        with log.open("w") as err:  # a file, not a pipe: nobody reads it while the server runs
+            servers.append(subprocess.Popen(cmd, env=env, stderr=err))
+        url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/info", timeout=5):
+                    return url
+            except (urllib.error.URLError, ConnectionError):
+                assert servers[-1].poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the server did not come up in 120 s"
+                time.sleep(0.3)
+
+    yield start
+    for server in servers:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 @pytest.fixture
 def use_home(monkeypatch):
     """Point ``ATTNKIT_HOME`` at a module fixture's cache (for runs that read their corpus)."""
@@ -263,3 +312,30 @@ def use_home(monkeypatch):
         monkeypatch.setenv("ATTNKIT_HOME", str(home))
 
     return use
+
+
+@pytest.fixture(scope="session")
+def tiny_classify_run(tmp_path_factory, fmnist_root) -> Path:
+    """An SE-ResNet-20 trained for 2 steps on the tiny Fashion-MNIST fixture (seconds)."""
+    task = get_task("classify")
+    overrides = [
+        f"data.root={fmnist_root}",
+        "data.validation_per_class=2",
+        "data.batch_size=16",
+        "data.eval_batch_size=16",
+        "train.epochs=1",
+        "train.warmup_steps=0",
+        "train.progress=false",
+    ]
+    cfg = load_config(task.config_class, repo_configs_dir() / task.default_config, overrides)
+    run = tmp_path_factory.mktemp("classify_run")
+    torch.manual_seed(0)
+    train("classify", cfg, run)
+    return run
+
+
+@pytest.fixture(scope="session")
+def fixture_images(fmnist_root) -> torch.Tensor:
+    """The fixture's 20 test images, uint8 ``(20, 28, 28)``."""
+    images, _ = fashion_mnist.load_split("test", fmnist_root)
+    return torch.from_numpy(images)

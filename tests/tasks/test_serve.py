@@ -1,12 +1,6 @@
 """attnkit serve: the HTTP API against the task functions it wraps, its errors, a real server."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
 
 import pytest
@@ -135,8 +129,8 @@ def test_what_cannot_be_served_is_a_clear_error(tmp_path):
     (tmp_path / "meta.json").write_text("{not json")
     with pytest.raises(AttnkitError, match="corrupt"):
         create_app(tmp_path)
-    (tmp_path / "meta.json").write_text(json.dumps({"task": "classify"}))
-    with pytest.raises(AttnkitError, match="'classify' model; attnkit serve explores"):
+    (tmp_path / "meta.json").write_text(json.dumps({"task": "correct"}))  # not a served task
+    with pytest.raises(AttnkitError, match="'correct' model; attnkit serve explores"):
         create_app(tmp_path)
 
 
@@ -145,42 +139,21 @@ def test_cli_serve_refuses_a_missing_run(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_attnkit_serve_answers_over_http(tiny_translate_run):
+def test_attnkit_serve_answers_over_http(tiny_translate_run, live_server):
     """The real command in its own process: uvicorn, the page and the API over TCP."""
     run, _, _ = tiny_translate_run
-    port = _free_port()
-    cmd = [sys.executable, "-m", "attnkit.cli", "serve", "--model", str(run), "--port", str(port)]
-    server = subprocess.Popen(cmd, env=os.environ.copy(), stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/info", timeout=5) as r:
-                    assert json.load(r)["task"] == "translate"
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert server.poll() is None, server.stderr.read()
-                assert time.monotonic() < deadline, "the server did not come up in 120 s"
-                time.sleep(0.3)
-        with urllib.request.urlopen(url, timeout=5) as r:
-            assert "attention explorer" in r.read().decode()
-        request = urllib.request.Request(
-            f"{url}/api/translate",
-            data=json.dumps({"text": "uno dos", "beam": 1}).encode(),
-            headers={"content-type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as r:
-            assert json.load(r)["translation"] == "one two"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    url = live_server(run)
+    with urllib.request.urlopen(f"{url}/api/info", timeout=5) as r:
+        assert json.load(r)["task"] == "translate"
+    with urllib.request.urlopen(url, timeout=5) as r:
+        assert "attention explorer" in r.read().decode()
+    request = urllib.request.Request(
+        f"{url}/api/translate",
+        data=json.dumps({"text": "uno dos", "beam": 1}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert json.load(r)["translation"] == "one two"
 
 
 def test_a_joint_segmenter_tagger_answers_api_tag(tiny_segtag_run):

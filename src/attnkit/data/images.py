@@ -2,7 +2,7 @@
 
 Everything between "the IDX files" (or a user's PNG/JPEG) and "normalised tensors" lives here:
 the train / validation / test split as uint8 tensors, :func:`normalize`, the shuffled and
-augmented training epochs, and :func:`load_image` for photos a user brings.
+augmented training epochs, and :func:`load_image` / :func:`read_image` for photos a user brings.
 
 Notation for tensor shapes: N images, B batch, H = W = 28.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -95,7 +96,29 @@ class EpochBatches:
 
 
 def load_image(path: str | Path, *, invert: str = "auto") -> torch.Tensor:
-    """Read any PNG/JPEG/... into a Fashion-MNIST-like uint8 image ``(28, 28)``.
+    """Read any PNG/JPEG/... file into a Fashion-MNIST-like uint8 image ``(28, 28)``.
+
+    Opens ``path`` and hands it to :func:`read_image` (which says how the image is converted).
+
+    Raises:
+        AttnkitError: missing file, not an image, or a bad ``invert`` value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AttnkitError(f"no such image file: {path}")
+    with path.open("rb") as file:
+        return read_image(file, invert=invert, name=str(path))
+
+
+def read_image(
+    file: BinaryIO,
+    *,
+    invert: str = "auto",
+    name: str = "the image",
+    formats: tuple[str, ...] | None = None,
+    max_pixels: int | None = None,
+) -> torch.Tensor:
+    """Decode an open image file (or bytes in ``io.BytesIO``) into a uint8 image ``(28, 28)``.
 
     The image is converted to grayscale, its longer side scaled to 28 pixels (aspect kept)
     and centred on a black 28x28 canvas. Fashion-MNIST shows light objects on black; with
@@ -103,27 +126,44 @@ def load_image(path: str | Path, *, invert: str = "auto") -> torch.Tensor:
     negated first.
 
     Args:
-        path: the image file.
+        file: a binary stream positioned at the image's first byte.
         invert: ``"auto"``, ``"yes"`` or ``"no"``.
+        name: how error messages name the image.
+        formats: PIL format names to accept (e.g. ``("PNG", "JPEG")``); None: any.
+        max_pixels: refuse larger images before decoding their pixels (None: PIL's limit).
 
     Raises:
-        AttnkitError: missing file, not an image, or a bad ``invert`` value.
+        AttnkitError: not an image (of ``formats``), a truncated one, too many pixels, or a
+            bad ``invert`` value.
+
+    Example:
+        >>> import io
+        >>> from PIL import Image
+        >>> png = io.BytesIO()
+        >>> Image.new("L", (56, 28), 255).save(png, "PNG")
+        >>> x = read_image(io.BytesIO(png.getvalue()), invert="no")
+        >>> x.shape, x[7:21].min().item(), x[:7].max().item()   # 56x28 -> 28x14, centred
+        (torch.Size([28, 28]), 255, 0)
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if invert not in ("auto", "yes", "no"):
         raise AttnkitError(f"invert must be auto, yes or no, got {invert!r}")
-    path = Path(path)
-    if not path.is_file():
-        raise AttnkitError(f"no such image file: {path}")
     try:
-        with Image.open(path) as im:
+        with Image.open(file, formats=formats) as im:
+            if max_pixels is not None and im.width * im.height > max_pixels:
+                raise AttnkitError(
+                    f"{name} is {im.width}x{im.height} pixels; at most {max_pixels:,} are accepted"
+                )
             im.load()
             gray = ImageOps.exif_transpose(im).convert("L")
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise AttnkitError(f"{path} is not a readable image ({e})") from None
+    except UnidentifiedImageError:
+        kind = " or ".join(formats) if formats else "an image format PIL reads"
+        raise AttnkitError(f"{name} is not a readable image (not {kind})") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise AttnkitError(f"{name} is not a readable image ({e})") from None
     if gray.width == 0 or gray.height == 0:
-        raise AttnkitError(f"{path} is an empty image")
+        raise AttnkitError(f"{name} is an empty image")
     pixels = np.asarray(gray, dtype=np.float32)
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     if invert == "yes" or (invert == "auto" and border.mean() > 127):
@@ -143,4 +183,5 @@ __all__ = [
     "load_image",
     "load_images",
     "normalize",
+    "read_image",
 ]

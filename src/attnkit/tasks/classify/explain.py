@@ -23,6 +23,57 @@ from attnkit.tasks.runs import Run
 
 
 @torch.no_grad()
+def channel_weights(model: SEResNet, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The SE gate of every block for each uint8 image ``(B, 28, 28)``: ``{block: (B, C)}``
+    on the CPU, in block order (empty for a model without SE)."""
+    x = normalize(images).to(next(model.parameters()).device)  # (B, 1, 28, 28)
+    _, weights = model(x, return_channel_weights=True)
+    return {name: w.float().cpu() for name, w in weights.items()}
+
+
+def blocks_by_stage(blocks: list[str]) -> dict[str, list[str]]:
+    """Group ``"stageI.blockJ"`` names by stage: ``{"stage1": ["stage1.block1", ...], ...}``."""
+    stages: dict[str, list[str]] = {}
+    for name in blocks:
+        stages.setdefault(name.split(".")[0], []).append(name)
+    return stages
+
+
+def gate_summary(model: SEResNet, image: torch.Tensor) -> list[dict[str, float | int | str]]:
+    """How one image's SE gates re-weight the channels, per stage (empty without SE).
+
+    Args:
+        model: the classifier (eval mode).
+        image: uint8 ``(28, 28)``.
+
+    Returns:
+        One dict per stage, in order: ``stage``, ``blocks``, ``channels`` and the ``mean``,
+        ``min`` and ``max`` of its gates over all its blocks and channels (gates are in (0, 1);
+        near 1 keeps a channel, near 0 suppresses it).
+
+    Example (needs a trained SE run, so not a doctest)::
+
+        gate_summary(open_run("~/.cache/attnkit/runs/classify").model, load_image("a.png"))
+        # [{"stage": "stage1", "blocks": 3, "channels": 16, "mean": 0.52, ...}, ...]
+    """
+    weights = channel_weights(model, image[None])  # {block: (1, C)}
+    summary = []
+    for stage, names in blocks_by_stage(list(weights)).items():
+        gates = torch.cat([weights[n][0] for n in names])  # (blocks * C,)
+        summary.append(
+            {
+                "stage": stage,
+                "blocks": len(names),
+                "channels": weights[names[0]].shape[1],
+                "mean": gates.mean().item(),
+                "min": gates.min().item(),
+                "max": gates.max().item(),
+            }
+        )
+    return summary
+
+
+@torch.no_grad()
 def channel_weights_by_class(
     model: SEResNet, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 500
 ) -> dict[str, np.ndarray]:
@@ -35,12 +86,10 @@ def channel_weights_by_class(
     sums: dict[str, torch.Tensor] = {}
     counts = torch.bincount(labels, minlength=num_classes).double()  # (K,)
     for i in range(0, len(images), batch_size):
-        x = normalize(images[i : i + batch_size])
-        y = labels[i : i + batch_size]
-        _, weights = model(x, return_channel_weights=True)
+        weights = channel_weights(model, images[i : i + batch_size])
         if not weights:
             raise AttnkitError("this model has no squeeze-and-excitation modules to explain")
-        one_hot = F.one_hot(y, num_classes).double()  # (B, K)
+        one_hot = F.one_hot(labels[i : i + batch_size], num_classes).double()  # (B, K)
         for name, w in weights.items():  # w (B, C)
             sums[name] = sums.get(name, 0) + one_hot.T @ w.double()  # (K, C)
     return {n: (s / counts.clamp(min=1)[:, None]).numpy() for n, s in sums.items()}
@@ -79,9 +128,7 @@ def explain(
     images, labels = load_images(split, data, limit)
     means = channel_weights_by_class(model, images, labels, batch_size=data.eval_batch_size)
     spec = {name: class_specificity(m) for name, m in means.items()}
-    stages: dict[str, list[str]] = {}
-    for name in means:
-        stages.setdefault(name.split(".")[0], []).append(name)
+    stages = blocks_by_stage(list(means))
     scores = dict(spec)
     for stage, names in stages.items():
         scores[stage] = float(np.mean([spec[n] for n in names]))
@@ -131,4 +178,11 @@ def explain(
     return scores
 
 
-__all__ = ["channel_weights_by_class", "class_specificity", "explain"]
+__all__ = [
+    "blocks_by_stage",
+    "channel_weights",
+    "channel_weights_by_class",
+    "class_specificity",
+    "explain",
+    "gate_summary",
+]
