@@ -345,3 +345,32 @@ def test_decode_batched_gives_each_input_its_own_length_limit(seq2seq, greedy):
         assert len(hyps[0].tokens) <= limits[len(x)]
         hit += len(hyps[0].tokens) == limits[len(x)]
     assert hit >= 1  # some input really ran to its limit, else the test shows nothing
+
+
+def test_beam_search_drops_finished_sentences_from_the_batch(seq2seq):
+    """Rows of a finished sentence leave the batch (later steps cost less) and the results
+    stay those of each sentence searched alone."""
+    model, src, lengths = seq2seq
+    rows_per_step: list[int] = []
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(model, name)
+
+        def decode_step(self, enc, state, prev):
+            rows_per_step.append(prev.size(0))
+            return model.decode_step(enc, state, prev)
+
+    limits = [2, 9, 4, 12, 3, 7]  # sentences stop at different steps
+    batched = beam_search(Spy(), src, lengths, beam_size=3, max_len=limits, n_best=2)
+    assert rows_per_step[0] == 3 * src.size(0) and rows_per_step[-1] < rows_per_step[0]
+    assert rows_per_step == sorted(rows_per_step, reverse=True)
+    for i in range(src.size(0)):
+        L = int(lengths[i])
+        alone = beam_search(
+            model, src[i : i + 1, :L], lengths[i : i + 1], beam_size=3, max_len=limits[i], n_best=2
+        )
+        assert [h.tokens for h in alone[0]] == [h.tokens for h in batched[i]]
+        for a, b in zip(alone[0], batched[i], strict=True):
+            assert a.score == pytest.approx(b.score, abs=1e-4)
+            torch.testing.assert_close(a.attention, b.attention, atol=1e-5, rtol=1e-4)

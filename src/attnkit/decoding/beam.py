@@ -105,44 +105,47 @@ def beam_search(
     scores[:, 1:] = float("-inf")  # all beams start identical: keep only the first
     hist = torch.empty(B * K, 0, dtype=torch.long, device=device)  # (B*K, t)
     hist_attn: Tensor | None = None  # (B*K, t, Ls)
-    base = (torch.arange(B, device=device) * K)[:, None]  # (B, 1) first row of each sentence
     finals: list[list[Hypothesis]] = [[] for _ in range(B)]
     done = [False] * B
+    alive = list(range(B))  # the sentences still searched, in row-block order
 
     for t in range(max(limits)):
-        log_probs, state, attn = model.decode_step(enc, state, prev)  # (B*K, V), (B*K, Ls)
+        A = len(alive)  # rows are A blocks of K beams; finished sentences leave the batch
+        base = (torch.arange(A, device=device) * K)[:, None]  # (A, 1) first row of each block
+        log_probs, state, attn = model.decode_step(enc, state, prev)  # (A*K, V), (A*K, Ls)
         V = log_probs.size(-1)
         if attn is not None and hist_attn is None:
-            hist_attn = attn.new_zeros(B * K, 0, attn.size(-1))
+            hist_attn = attn.new_zeros(A * K, 0, attn.size(-1))
         if no_repeat_ngram_size > 0:
             log_probs = block_repeated_ngrams(log_probs, hist, no_repeat_ngram_size)
         if max_repeat > 0:
             log_probs = block_loops(log_probs, hist, max_repeat)
         if block_unk:
             log_probs[:, UNK_ID] = float("-inf")
-        cand = (scores.view(B * K, 1) + log_probs).view(B, K * V)  # (B, K*V)
+        cand = (scores.view(A * K, 1) + log_probs).view(A, K * V)  # (A, K*V)
         n_cand = min(2 * K, K * V)
-        top_scores, top_idx = cand.topk(n_cand, dim=1)  # (B, 2K)
-        top_beam = torch.div(top_idx, V, rounding_mode="floor")  # (B, 2K)
-        top_tok = top_idx % V  # (B, 2K)
-        top_rows = base + top_beam  # (B, 2K) rows into the B*K tensors
-        is_eos = top_tok == eos_id  # (B, 2K)
+        top_scores, top_idx = cand.topk(n_cand, dim=1)  # (A, 2K)
+        top_beam = torch.div(top_idx, V, rounding_mode="floor")  # (A, 2K)
+        top_tok = top_idx % V  # (A, 2K)
+        top_rows = base + top_beam  # (A, 2K) rows into the A*K tensors
+        is_eos = top_tok == eos_id  # (A, 2K)
 
         # EOS among the top K: finish them (alive sentences, finite scores only).
         eos_hits = (is_eos[:, :K] & torch.isfinite(top_scores[:, :K])).nonzero().tolist()
         if eos_hits:
             sc = top_scores.tolist()
             rows = top_rows.tolist()
-            for b, j in eos_hits:
+            for i, j in eos_hits:
+                b = alive[i]
                 if done[b]:
                     continue
-                r = rows[b][j]
+                r = rows[i][j]
                 finals[b].append(
                     _hypothesis(
                         hist[r],
                         hist_attn,
                         r,
-                        sc[b][j],
+                        sc[i][j],
                         t + 1,
                         alpha,
                         src_lens[b],
@@ -155,14 +158,14 @@ def beam_search(
 
         # Keep the best K candidates that are not EOS (there are at least K of the 2K).
         order = (is_eos.long() * n_cand + torch.arange(n_cand, device=device)).argsort(dim=1)
-        keep = order[:, :K]  # (B, K)
-        new_scores = top_scores.gather(1, keep)  # (B, K)
-        new_tok = top_tok.gather(1, keep)  # (B, K)
-        rows = top_rows.gather(1, keep).view(-1)  # (B*K,)
+        keep = order[:, :K]  # (A, K)
+        new_scores = top_scores.gather(1, keep)  # (A, K)
+        new_tok = top_tok.gather(1, keep)  # (A, K)
+        rows = top_rows.gather(1, keep).view(-1)  # (A*K,)
 
         hist = torch.cat([hist.index_select(0, rows), new_tok.view(-1, 1)], dim=1)
         if attn is not None:
-            step_attn = attn.index_select(0, rows)[:, None, :]  # (B*K, 1, Ls)
+            step_attn = attn.index_select(0, rows)[:, None, :]  # (A*K, 1, Ls)
             assert hist_attn is not None
             hist_attn = torch.cat([hist_attn.index_select(0, rows), step_attn], dim=1)
         _, state = model.reorder(None, state, rows)
@@ -170,20 +173,21 @@ def beam_search(
         prev = new_tok.view(-1)
 
         # Sentences at their length limit: finish their live beams as they are.
-        ending = [b for b in range(B) if not done[b] and t + 1 >= limits[b]]
+        ending = [i for i, b in enumerate(alive) if not done[b] and t + 1 >= limits[b]]
         if ending:
             sc = scores.tolist()
-            for b in ending:
+            for i in ending:
+                b = alive[i]
                 for k in range(K):
-                    if sc[b][k] == float("-inf"):
+                    if sc[i][k] == float("-inf"):
                         continue
-                    r = b * K + k
+                    r = i * K + k
                     finals[b].append(
                         _hypothesis(
                             hist[r],
                             hist_attn,
                             r,
-                            sc[b][k],
+                            sc[i][k],
                             t + 1,
                             alpha,
                             src_lens[b],
@@ -194,6 +198,14 @@ def beam_search(
                 done[b] = True
         if all(done):
             break
+        staying = [i for i, b in enumerate(alive) if not done[b]]
+        if len(staying) < A:  # drop the finished sentences' rows: later steps cost less
+            blocks = torch.tensor(staying, device=device)
+            kept_rows = (blocks[:, None] * K + torch.arange(K, device=device)).view(-1)
+            enc, state = model.reorder(enc, state, kept_rows)
+            hist, prev, scores = hist[kept_rows], prev[kept_rows], scores[blocks]
+            hist_attn = None if hist_attn is None else hist_attn[kept_rows]
+            alive = [alive[i] for i in staying]
 
     out = []
     for b in range(B):
