@@ -75,7 +75,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if tp is Any:
         return value
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise AttnkitError(f"{where}: an integer too large for a float") from None
     if tp is float and isinstance(value, str):
         try:
             return float(value)
@@ -147,13 +150,26 @@ def _apply_override(data: dict[str, Any], cls: type, item: str) -> None:
                 f"unknown config key {key!r} ({where}); valid keys: {', '.join(sorted(types_))}"
             )
         if i == len(parts) - 1:
-            node[part] = yaml.safe_load(raw) if raw.strip() else ""
+            node[part] = _parse_yaml(raw, f"override {item!r}") if raw.strip() else ""
         else:
+            section = ".".join(parts[: i + 1])
             sub = _nested_dataclass(types_[part])
             if sub is None:
-                raise AttnkitError(f"config key {'.'.join(parts[: i + 1])!r} has no sub-keys")
-            node = node.setdefault(part, {})
+                raise AttnkitError(f"config key {section!r} has no sub-keys")
+            if node.get(part) is None:  # absent, or `train:` left empty in the file
+                node[part] = {}
+            if not isinstance(node[part], dict):
+                raise AttnkitError(f"config key {section!r} is {node[part]!r:.40}, not a section")
+            node = node[part]
             node_cls = sub
+
+
+def _parse_yaml(text: str, where: str) -> Any:
+    """``text`` as plain YAML data; a syntax error is an AttnkitError naming ``where``."""
+    try:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, RecursionError) as e:  # an int of 4,300+ digits, [[[[...
+        raise AttnkitError(f"invalid YAML in {where}: {e}") from None
 
 
 def load_config(cls: type[T], path: str | Path | None, overrides: Sequence[str] = ()) -> T:
@@ -173,9 +189,14 @@ def load_config(cls: type[T], path: str | Path | None, overrides: Sequence[str] 
         if not p.is_file():
             raise AttnkitError(f"config file not found: {p}")
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise AttnkitError(f"invalid YAML in {p}: {e}") from None
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise AttnkitError(f"config file {p} is not UTF-8 text ({e.reason})") from None
+        data = _parse_yaml(text, str(p))
+        if data is None:  # an empty file
+            data = {}
+        if not isinstance(data, dict):
+            raise AttnkitError(f"config file {p}: expected a mapping of keys, got {data!r:.40}")
     for item in overrides:
         _apply_override(data, cls, item)
     return from_dict(cls, data)

@@ -77,6 +77,7 @@ import subprocess
 import tempfile
 import time
 import unicodedata
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -165,6 +166,9 @@ _ESCAPE = re.compile(
     )""",
     re.VERBOSE | re.DOTALL,
 )
+# String interpolations per call of _Reader.text (far more than a page's first MAX_WORDS words
+# need): `.ds x \\*x\\*x\\*x...` would otherwise grow exponentially.
+_MAX_EXPANSIONS = 10_000
 _ONE = {
     "e": "\\",
     "E": "\\",
@@ -311,6 +315,12 @@ def _condition(text: str) -> tuple[bool, str]:
     return value != negate, rest.lstrip()
 
 
+def _chr(code: int) -> str:
+    """The character of a code point, "" for a number that is none (or a lone surrogate, which
+    UTF-8 cannot write): ``\\[uD800]``, ``\\N'99999999'``."""
+    return chr(code) if code < 0x110000 and not 0xD800 <= code < 0xE000 else ""
+
+
 class _Reader:
     """The strings, character translations and sections of one page (see :func:`parse_page`)."""
 
@@ -324,6 +334,7 @@ class _Reader:
         self.sections: dict[str, list[str]] = {}
         self.section = ""
         self.heading_next = False  # .SH without arguments: the next text line is the heading
+        self.expansions = 0  # strings interpolated by the current call of text()
 
     # ------------------------------------------------------------------ escapes
 
@@ -331,27 +342,31 @@ class _Reader:
         if name in self.chars:
             return self.chars[name]
         if re.fullmatch(r"u[0-9A-Fa-f]{4,6}", name):
-            return chr(int(name[1:], 16))
-        if re.fullmatch(r"char\d+", name):
-            return chr(int(name[4:]))
+            return _chr(int(name[1:], 16))
+        if re.fullmatch(r"char[0-9]{1,7}", name):
+            return _chr(int(name[4:]))
         if len(name) == 2 and name[0] in _ACCENTS:
             return unicodedata.normalize("NFC", name[1] + _ACCENTS[name[0]])
         return ""
 
     def text(self, raw: str, depth: int = 0) -> str:
         """``raw`` with every escape replaced by what it prints (``""`` for most)."""
+        if depth == 0:
+            self.expansions = 0
 
         def one(m: re.Match[str]) -> str:
             if m["slong"] is not None or m["s2"] is not None or m["s1"] is not None:
                 name = m["slong"] if m["slong"] is not None else m["s2"] or m["s1"]
                 value = self.strings.get(name.split(" ")[0], "")
-                return self.text(value, depth + 1) if depth < 8 else ""
+                self.expansions += 1
+                ok = depth < 8 and self.expansions <= _MAX_EXPANSIONS
+                return self.text(value, depth + 1) if ok else ""
             if m["c2"] is not None or m["clong"] is not None:
                 return self.char(m["c2"] if m["c2"] is not None else m["clong"])
             if m["delim"]:
                 kind, body = m["delim"], m["body"]
-                if kind == "N" and body.isdigit():
-                    return chr(int(body))
+                if kind == "N" and re.fullmatch("[0-9]{1,7}", body):
+                    return _chr(int(body))
                 if kind == "C":
                     return self.char(body)
                 return self.text(body, depth + 1) if kind in "Zo" and depth < 8 else ""
@@ -693,7 +708,7 @@ def read_pages(root: Path, package: str) -> Iterator[tuple[str, str]]:
         if path.suffix == ".gz":
             try:
                 data = gzip.decompress(data)
-            except (OSError, EOFError) as e:
+            except (OSError, EOFError, zlib.error) as e:
                 raise AttnkitError(f"{package}: cannot decompress {path.name}: {e}") from None
         yield path.name, data.decode("utf-8", errors="replace")
 

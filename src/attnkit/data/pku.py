@@ -171,21 +171,31 @@ def read_corpus(path: Path | str, *, block_lines: int = BLOCK_LINES) -> list[Sen
 
     Returns:
         Sentences in file order.
+
+    Raises:
+        AttnkitError: the file is missing, not UTF-8, or a line is not ``word/tag`` tokens
+            (naming the file and the line).
     """
     path = Path(path)
     if not path.is_file():
         raise AttnkitError(f"corpus file not found: {path} (run `attnkit data get {NAME}`)")
+    try:
+        lines = path.read_text(encoding="utf-8-sig").split("\n")  # \r\n, \r read as \n
+    except UnicodeDecodeError as e:
+        raise AttnkitError(f"{path}: not UTF-8 text ({e.reason})") from None
     out: list[Sentence] = []
     n_par = 0
-    with path.open(encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
             par = parse_line(line, lineno=lineno)
-            doc = par.doc or f"block-{n_par // block_lines:04d}"
-            n_par += 1
-            for s, e in split_sentences(par.words, par.tags):
-                out.append(Sentence(par.words[s:e], par.tags[s:e], doc))
+        except AttnkitError as e:
+            raise AttnkitError(f"{path}: {e}") from None
+        doc = par.doc or f"block-{n_par // block_lines:04d}"
+        n_par += 1
+        for s, e in split_sentences(par.words, par.tags):
+            out.append(Sentence(par.words[s:e], par.tags[s:e], doc))
     return out
 
 

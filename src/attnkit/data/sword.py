@@ -245,7 +245,7 @@ def _osis_id(tag: str, base: Path) -> str:
 def _check_chapter_order(previous: str | None, new: str, base: Path) -> None:
     """Chapters within a book must be numbered 1, 2, 3, ...; a gap means lost markup."""
     book, _, number = new.rpartition(".")
-    if not book or not number.isdigit():
+    if not book or not (number.isascii() and number.isdigit()):  # not "²" (isdigit, no int)
         raise AttnkitError(f"SWORD module {base}: unexpected chapter osisID {new!r}")
     if previous is not None:
         prev_book, _, prev_number = previous.rpartition(".")

@@ -105,6 +105,12 @@ def _with_specials(ids: list[int], add_bos: bool, add_eos: bool) -> list[int]:
 # --------------------------------------------------------------------------- sentencepiece
 
 
+def _utf8(text: str) -> str:
+    """``text`` with lone surrogates (a JSON ``"\\ud800"`` escape gives one) replaced by U+FFFD:
+    sentencepiece takes only what UTF-8 can encode."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 class SentencePieceTokenizer:
     """A sentencepiece subword model with attnkit's special ids.
 
@@ -213,6 +219,8 @@ class SentencePieceTokenizer:
             raise AttnkitError(f"cannot read sentencepiece model {path}: {exc.strerror}") from exc
         except RuntimeError as exc:
             raise AttnkitError(f"{path} is not a sentencepiece model: {exc}") from exc
+        except AttnkitError as exc:  # a model, but not one of attnkit's
+            raise AttnkitError(f"{path}: {exc}") from None
 
     def save(self, path: str | Path) -> None:
         """Write the model (the ``.model`` bytes) atomically."""
@@ -224,7 +232,7 @@ class SentencePieceTokenizer:
 
     def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
         """Ids of ``text`` (``[]`` for an empty string); unknown characters give ``UNK_ID``."""
-        return _with_specials(list(self._sp.encode(text)), add_bos, add_eos)
+        return _with_specials(list(self._sp.encode(_utf8(text))), add_bos, add_eos)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of ``ids``; PAD/BOS/EOS are dropped, ``UNK_ID`` shows as ``⁇``."""
@@ -236,13 +244,13 @@ class SentencePieceTokenizer:
 
     def pieces(self, text: str) -> list[str]:
         """The subword pieces of ``text`` (``▁`` marks a word start), one per id of ``encode``."""
-        return list(self._sp.encode_as_pieces(text))
+        return list(self._sp.encode_as_pieces(_utf8(text)))
 
     def id_to_piece(self, idx: int) -> str:
         return self._sp.id_to_piece(int(idx)) if 0 <= int(idx) < self.vocab_size else "<unk>"
 
     def piece_to_id(self, piece: str) -> int:
-        return int(self._sp.piece_to_id(piece))
+        return int(self._sp.piece_to_id(_utf8(piece)))
 
     def __repr__(self) -> str:
         return f"SentencePieceTokenizer(vocab_size={self.vocab_size})"
@@ -333,11 +341,14 @@ class WordTokenizer:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise AttnkitError(f"cannot read word vocabulary {path}: {exc.strerror}") from exc
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise AttnkitError(f"{path} is not a word vocabulary (bad JSON: {exc})") from exc
         if not isinstance(data, dict) or data.get("type") != "word" or "tokens" not in data:
             raise AttnkitError(f"{path} is not a word vocabulary written by WordTokenizer.save")
-        return cls(data["tokens"], lowercase=bool(data.get("lowercase", False)))
+        try:
+            return cls(data["tokens"], lowercase=bool(data.get("lowercase", False)))
+        except (TypeError, ValueError) as exc:
+            raise AttnkitError(f"{path} is a corrupt word vocabulary: {exc}") from exc
 
     def save(self, path: str | Path) -> None:
         """Write the vocabulary as JSON (atomically)."""

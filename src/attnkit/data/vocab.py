@@ -44,7 +44,7 @@ class JsonFields:
         data = read_json(path, "vocabulary")
         try:
             return cls(**data)
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise AttnkitError(f"vocabulary {path} is corrupt: {e}") from None
 
     @classmethod
