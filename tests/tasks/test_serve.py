@@ -107,6 +107,17 @@ def test_tag_matches_the_tagger_and_its_self_attention(tiny_tag_run):
     assert bad.status_code == 422 and "no Chinese characters" in bad.json()["detail"]
 
 
+def test_tag_input_is_capped_because_the_reply_grows_with_its_square(tiny_tag_run):
+    from attnkit.serve.app import MAX_TAG_CHARS
+
+    client = TestClient(create_app(tiny_tag_run[0]))
+    ok = client.post("/api/tag", json={"text": "中" * MAX_TAG_CHARS})
+    assert ok.status_code == 200, ok.text
+    too_long = client.post("/api/tag", json={"text": "中" * (MAX_TAG_CHARS + 1)})
+    assert too_long.status_code == 422
+    assert str(MAX_TAG_CHARS) in json.dumps(too_long.json()["detail"])
+
+
 def test_a_tagger_without_attention_is_served_without_heatmap(pku_heldout, tag_config, tmp_path):
     from attnkit.tasks import train
 

@@ -48,6 +48,7 @@ from attnkit.serve.security import (
 from attnkit.tasks import Run, open_run, task_of_run
 from attnkit.tasks.classify.explain import gate_summary
 
+MAX_TAG_CHARS = 512  # (H, L, L) weights in the reply: 512 words x 4 heads is ~8 MB of JSON
 SERVED_TASKS = ("translate", "summarize", "tag", "segtag", "classify")
 UPLOAD_FORMATS = ("PNG", "JPEG")  # what /api/classify decodes (PIL format names)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -124,9 +125,10 @@ class SummarizeResponse(BaseModel):
 
 
 class TagRequest(_Request):
-    """Chinese text, raw or already segmented with spaces."""
+    """Chinese text, raw or already segmented with spaces (the reply's attention grows with
+    the square of its length: at most ``MAX_TAG_CHARS`` characters)."""
 
-    text: str
+    text: str = Field(max_length=MAX_TAG_CHARS)
     segmented: bool = False
     segmenter: Literal["model", "jieba"] | None = Field(
         None, description="who segments raw text: the joint model (segtag runs) or jieba"
