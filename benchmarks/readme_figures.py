@@ -59,6 +59,7 @@ LITERALS: dict[str, str] = {
     "0.5": "sigmoid(0), the gate value of an untrained SE module (a constant)",
     "1.32": "onnxruntime's version",
     "1,000": "Fashion-MNIST's test set has 1,000 images per class, by design",
+    "127.0.0.1": "the loopback address attnkit serve binds by default",
 }
 
 
