@@ -160,7 +160,8 @@ def read_image(
     except UnidentifiedImageError:
         kind = " or ".join(formats) if formats else "an image format PIL reads"
         raise AttnkitError(f"{name} is not a readable image (not {kind})") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, EOFError, SyntaxError, Image.DecompressionBombError) as e:
+        # SyntaxError: what PIL's plugins raise for a broken chunk ("broken PNG file")
         raise AttnkitError(f"{name} is not a readable image ({e})") from None
     if gray.width == 0 or gray.height == 0:
         raise AttnkitError(f"{name} is an empty image")
