@@ -69,6 +69,22 @@ def write_results(out: Path, name: str, record: dict, started: datetime) -> Path
     return path
 
 
+def publish(name: str, out: Path, started: datetime, lines: list[str], **record) -> Path:
+    """Print a benchmark's table ``lines`` and write them, the machine and ``record`` as its
+    JSON (:func:`write_results`); the path written."""
+    print("\n".join(lines))
+    full = {
+        "benchmark": name,
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        **record,
+        "table": lines,
+    }
+    path = write_results(out, name, full, started)
+    print(f"\nwrote {path}")
+    return path
+
+
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     mean = statistics.fmean(values)

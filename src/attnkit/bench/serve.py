@@ -367,17 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     except AttnkitError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    lines = table(record)
-    print("\n".join(lines))
-    full = {
-        "benchmark": "serve",
-        "started": started.isoformat(timespec="seconds"),
-        "machine": report.machine(),
-        **record,
-        "table": lines,
-    }
-    path = report.write_results(args.out, "serve", full, started)
-    print(f"\nwrote {path}")
+    report.publish("serve", args.out, started, table(record), **record)
     return 0
 
 

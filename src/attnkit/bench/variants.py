@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from attnkit.bench.report import DEFAULT_OUT, machine, write_results
+from attnkit.bench.report import DEFAULT_OUT, publish
 from attnkit.config import load_config, to_dict
 from attnkit.fileio import read_json, write_json
 from attnkit.paths import repo_configs_dir, runs_dir
@@ -112,19 +112,15 @@ def report(
     bench: str, args: argparse.Namespace, started: datetime, lines: list[str], **record
 ) -> Path:
     """Print the table ``lines`` and write them with ``record`` as the benchmark's JSON."""
-    print("\n".join(lines))
-    full = {
-        "benchmark": bench,
-        "started": started.isoformat(timespec="seconds"),
-        "machine": machine(),
-        "common_overrides": args.overrides,
-        "runs": str(runs_folder(args, bench)),
+    return publish(
+        bench,
+        args.out,
+        started,
+        lines,
+        common_overrides=args.overrides,
+        runs=str(runs_folder(args, bench)),
         **record,
-        "table": lines,
-    }
-    path = write_results(args.out, bench, full, started)
-    print(f"\nwrote {path}")
-    return path
+    )
 
 
 __all__ = [
