@@ -231,3 +231,29 @@ def test_a_budget_plan_is_logged_when_it_is_made(tmp_path, caplog):
     assert "warm-up 10.0% (of the planned updates)" in first
     warm = math.ceil(0.1 * out["planned_steps"])  # schedule.warmup_steps rounds up
     assert f"is {out['planned_steps']:,} updates, warm-up {warm:,} steps" in planned
+
+
+def test_after_eval_sees_each_evaluation_and_the_one_before(tmp_path):
+    """The hook runs once per evaluation with the previous one's metrics (none at first, the
+    stored ones after a resume); what it writes into a buffer is saved in last/."""
+    from attnkit.training.checkpoint import load_model_state
+
+    calls = []
+
+    def after_eval(model, metrics, previous):
+        calls.append((metrics, previous))
+        model.evals.fill_(len(calls))
+
+    def trainer(epochs, resume=False):
+        model = model_factory()
+        model.register_buffer("evals", torch.tensor(0))
+        cfg = TrainConfig(epochs=epochs, lr=0.01, progress=False)
+        return Trainer(model, cfg, tmp_path, loss_fn=loss_fn, batches=batches,
+                       evaluate=evaluate, after_eval=after_eval, resume=resume)  # fmt: skip
+
+    trainer(2).fit()
+    assert int(load_model_state(tmp_path / "last")[0]["evals"]) == 2
+    trainer(3, resume=True).fit()  # one more epoch
+    assert len(calls) == 3 and calls[0][1] == {}
+    assert [previous for _, previous in calls[1:]] == [metrics for metrics, _ in calls[:-1]]
+    assert int(load_model_state(tmp_path / "last")[0]["evals"]) == 3

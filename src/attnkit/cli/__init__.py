@@ -7,6 +7,7 @@ module             commands
 ``demo``           ``demo`` (the main job: ``make demo``)
 ``translate``      ``translate``
 ``summarize``      ``summarize``
+``babi``           ``babi`` (a question about a story, each hop's memories)
 ``tag``            ``tag`` (raw text through a ``segtag`` run, or words)
 ``classify``       ``classify``, ``explain``
 ``bench``          ``bench NAME`` (``bench.BENCHMARKS``: attention, translate, ...)
@@ -34,7 +35,7 @@ from attnkit.cli.app import app
 from attnkit.errors import AttnkitError
 
 # Importing a command module registers its commands; this order is the order of `--help`.
-COMMAND_MODULES = ("runs", "demo", "translate", "summarize", "tag", "classify", "bench")
+COMMAND_MODULES = ("runs", "demo", "translate", "summarize", "babi", "tag", "classify", "bench")
 for _module in COMMAND_MODULES:
     importlib.import_module(f"attnkit.cli.{_module}")
 

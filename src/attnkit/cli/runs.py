@@ -70,7 +70,9 @@ def _clear_run_folder(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
 
 @app.command()
 def train(
-    task: Annotated[str, typer.Argument(help="translate | tag | segtag | classify | summarize | babi")],
+    task: Annotated[
+        str, typer.Argument(help="translate | tag | segtag | classify | summarize | babi")
+    ],
     config: Annotated[Path | None, typer.Option(help="YAML config (default: configs/)")] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="override a config key: key=value")

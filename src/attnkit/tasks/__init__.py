@@ -11,11 +11,12 @@ module            what
 ``segtag``        Chinese raw text segmented and tagged by one character-level model
 ``classify``      Fashion-MNIST with squeeze-and-excitation ResNets
 ``summarize``     pointer-generator summarization with coverage (Debian descriptions)
+``babi``          bAbI-style question answering with end-to-end memory networks (MemN2N)
 ================  =====================================================================
 
 Example:
     >>> sorted(TASKS)
-    ['classify', 'segtag', 'summarize', 'tag', 'translate']
+    ['babi', 'classify', 'segtag', 'summarize', 'tag', 'translate']
     >>> get_task("tag").default_config
     'tag_pku.yaml'
 """
@@ -35,6 +36,7 @@ TASKS: dict[str, str] = {
     "segtag": "attnkit.tasks.segtag",
     "classify": "attnkit.tasks.classify",
     "summarize": "attnkit.tasks.summarize",
+    "babi": "attnkit.tasks.babi",
 }
 """Task name -> the package whose ``TASK`` object implements it."""
 

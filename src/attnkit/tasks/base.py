@@ -18,6 +18,7 @@ member                 what the task gives
 ``build_model``        the network for a config and the prepared assets
 ``loss``               ``(cfg, model, batch) -> (mean loss, units)``, via ``model(...)``
 ``validate``           dev metrics during training (``train.metric`` among them)
+``after_eval``         optional: act on each evaluation (end a training phase)
 ``load_assets``        the assets of a trained run (tokenizers, vocabulary, class names)
 ``evaluate``           the held-out metrics of an opened run (``attnkit eval``)
 ``predict``            JSON-able predictions for raw inputs (CLI commands and HTTP API)
@@ -93,6 +94,17 @@ class Task:
     def validate(self, cfg: Any, model: torch.nn.Module, prepared: Prepared) -> dict[str, float]:
         """Dev metrics of ``model`` (eval mode, no grad) during training."""
         raise NotImplementedError
+
+    def after_eval(
+        self,
+        cfg: Any,
+        model: torch.nn.Module,
+        metrics: dict[str, float],
+        previous: dict[str, float],
+    ) -> None:
+        """Optional: called after each evaluation with its dev metrics and the previous
+        evaluation's (empty at first), to change how ``model`` trains from then on; what it
+        changes must live in the model's buffers (see the Trainer's ``after_eval``)."""
 
     # ----- runs -------------------------------------------------------------------------------
     def load_assets(self, run_dir: Path, meta: dict[str, Any]) -> Any:

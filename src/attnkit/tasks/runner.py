@@ -87,6 +87,7 @@ def train(task: str | Task, cfg: Any, run_dir: str | Path, *, resume: bool = Fal
         unit=task.unit,
         meta={"task": task.name, "parameters": parameters, **prepared.meta},
         resume=resume,
+        after_eval=lambda m, metrics, previous: task.after_eval(cfg, m, metrics, previous),
     )
     summary = trainer.fit()
     summary["parameters"] = parameters

@@ -84,6 +84,7 @@ from attnkit.training.schedule import lr_factor, warmup_steps
 LossFn = Callable[[torch.nn.Module, Any], tuple[torch.Tensor, int]]
 BatchFn = Callable[[int], Iterable[Any]]
 EvalFn = Callable[[torch.nn.Module], dict[str, float]]
+AfterEvalFn = Callable[[torch.nn.Module, dict[str, float], dict[str, float]], None]
 
 CALIBRATE_AFTER = 0.25  # share of a time budget spent measuring the step rate
 BUDGET_OVERRUN = 1.5  # a planned run still stops at this multiple of its time budget
@@ -187,6 +188,12 @@ class Trainer:
         unit: the unit of ``n_units`` for the progress bar ("tok", "img", "sent").
         meta: JSON-able description saved with every checkpoint (task, model config, vocab).
         resume: continue from ``run_dir/last`` exactly where it stopped.
+        after_eval: ``(model, dev metrics, the previous evaluation's metrics) -> None``, called
+            on rank 0 after each evaluation, once ``best/`` is saved and before ``last/`` is:
+            a task may change how its model trains from then on (MemN2N's linear start ends
+            when the dev loss stops falling). What it changes must be in the model's
+            parameters or buffers, so that checkpoints keep it (and DDP copies rank 0's
+            buffers to the other ranks).
     """
 
     def __init__(
@@ -201,10 +208,12 @@ class Trainer:
         unit: str = "tok",
         meta: dict[str, Any] | None = None,
         resume: bool = False,
+        after_eval: AfterEvalFn | None = None,
     ) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.loss_fn, self.batches, self.evaluate_fn = loss_fn, batches, evaluate
+        self.after_eval_fn = after_eval
         self.unit = unit
         self.meta = dict(meta or {})
         self.env = DistEnv.from_environ()
@@ -708,7 +717,12 @@ class Trainer:
     def _eval_and_save(self) -> bool:
         stop = False
         if self.is_main:
-            stop = self._after_eval(self._evaluate())
+            summary = self.state["summary"]
+            previous = {k[4:]: v for k, v in summary.items() if k.startswith("dev_")}
+            metrics = self._evaluate()
+            stop = self._after_eval(metrics)
+            if self.after_eval_fn is not None:
+                self.after_eval_fn(self.model, metrics, previous)
         self.save_last()
         if self.world > 1:
             flags = [stop, self.state["plateau_scale"]]
