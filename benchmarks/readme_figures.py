@@ -59,6 +59,8 @@ LITERALS: dict[str, str] = {
     "0.5": "sigmoid(0), the gate value of an untrained SE module (a constant)",
     "1.32": "onnxruntime's version",
     "1,000": "Fashion-MNIST's test set has 1,000 images per class, by design",
+    "6.6": "the MemN2N paper's published 10k bAbI mean error (PE LS RN), in percent",
+    "5%": "the bAbI convention: a task with more than 5% test error has failed",
     "127.0.0.1": "the loopback address attnkit serve binds by default",
 }
 
