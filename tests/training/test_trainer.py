@@ -257,3 +257,19 @@ def test_after_eval_sees_each_evaluation_and_the_one_before(tmp_path):
     assert len(calls) == 3 and calls[0][1] == {}
     assert [previous for _, previous in calls[1:]] == [metrics for metrics, _ in calls[:-1]]
     assert int(load_model_state(tmp_path / "last")[0]["evals"]) == 3
+
+
+def test_plain_sgd_without_momentum_is_one_gradient_step(tmp_path):
+    """optimizer sgd, momentum 0 (the MemN2N paper's recipe): w <- w - lr * grad exactly."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Linear(16, 1))  # no dropout
+    before = [p.detach().clone() for p in model.parameters()]
+    cfg = TrainConfig(optimizer="sgd", momentum=0.0, lr=0.1, max_steps=1, grad_clip=0.0,
+                      schedule="constant", warmup_steps=0, progress=False)  # fmt: skip
+    reference = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Linear(16, 1))
+    reference.load_state_dict(model.state_dict())
+    loss, _ = loss_fn(reference, next(iter(batches(0))))
+    loss.backward()
+    Trainer(model, cfg, tmp_path, loss_fn=loss_fn, batches=batches, evaluate=evaluate).fit()
+    for w0, p, r in zip(before, model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p.detach(), w0 - 0.1 * r.grad)

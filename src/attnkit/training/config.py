@@ -24,7 +24,7 @@ class TrainConfig:
     lr: float = 1e-3  # peak learning rate
     weight_decay: float = 0.0  # decoupled weight decay (AdamW) / L2 (SGD)
     optimizer: Literal["adamw", "sgd"] = "adamw"
-    momentum: float = 0.9  # SGD momentum (Nesterov)
+    momentum: float = 0.9  # SGD momentum (Nesterov); 0: plain SGD
     schedule: Literal["constant", "cosine", "linear", "inverse_sqrt", "plateau"] = "cosine"
     warmup_steps: int = 0  # linear warm-up from 0 to lr over this many steps
     warmup_fraction: float = 0.0  # > 0: warm up over this share of the planned steps instead

@@ -274,7 +274,7 @@ class Trainer:
                 params,
                 lr=cfg.lr,
                 momentum=cfg.momentum,
-                nesterov=True,
+                nesterov=cfg.momentum > 0,  # torch refuses Nesterov without momentum
                 weight_decay=cfg.weight_decay,
             )
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
