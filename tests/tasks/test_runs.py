@@ -72,3 +72,21 @@ def test_meta_records_what_rebuilds_the_model(run_copy):
     (run_copy / "config.yaml").unlink()
     with pytest.raises(AttnkitError, match=r"config\.yaml is missing"):
         open_run(run_copy)
+
+
+def test_a_resume_whose_config_does_not_fit_keeps_the_runs_config(run_copy, tiny_translate_run):
+    """--resume with a model size the checkpoint does not have: a clear error, and the run's
+    config.yaml is not replaced (the run still opens)."""
+    import dataclasses
+
+    from attnkit.tasks import train
+
+    before = (run_copy / "config.yaml").read_text()
+    cfg = open_run(run_copy).config
+    wider = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, hidden_dim=48))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATTNKIT_HOME", str(tiny_translate_run[2]))
+        with pytest.raises(AttnkitError, match="last"):
+            train("translate", wider, run_copy, resume=True)
+    assert (run_copy / "config.yaml").read_text() == before
+    assert open_run(run_copy).config == cfg

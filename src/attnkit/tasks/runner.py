@@ -64,7 +64,8 @@ def train(task: str | Task, cfg: Any, run_dir: str | Path, *, resume: bool = Fal
     device, env = setup(cfg.train.device, cfg.train.threads)
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / CONFIG_FILE)
+        if not resume:  # a resumed run keeps its config until its checkpoint loads into cfg
+            save_config(cfg, run_dir / CONFIG_FILE)
     with main_first(env) as first:
         prepared = task.prepare(cfg, run_dir, reuse=resume or not first)
     seed_everything(cfg.train.seed)
@@ -89,6 +90,8 @@ def train(task: str | Task, cfg: Any, run_dir: str | Path, *, resume: bool = Fal
         resume=resume,
         after_eval=lambda m, metrics, previous: task.after_eval(cfg, m, metrics, previous),
     )
+    if env.is_main and resume:
+        save_config(cfg, run_dir / CONFIG_FILE)  # what the rest of the run trains with
     summary = trainer.fit()
     summary["parameters"] = parameters
     if env.is_main:
