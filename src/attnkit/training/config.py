@@ -25,7 +25,9 @@ class TrainConfig:
     weight_decay: float = 0.0  # decoupled weight decay (AdamW) / L2 (SGD)
     optimizer: Literal["adamw", "sgd"] = "adamw"
     momentum: float = 0.9  # SGD momentum (Nesterov); 0: plain SGD
-    schedule: Literal["constant", "cosine", "linear", "inverse_sqrt", "plateau"] = "cosine"
+    schedule: Literal["constant", "cosine", "linear", "inverse_sqrt", "plateau", "step"] = "cosine"
+    step_every: float = 0.25  # step: multiply lr by step_factor after each such share of the run
+    step_factor: float = 0.5  # step: e.g. halve every 25 epochs of 100 (MemN2N's SGD recipe)
     warmup_steps: int = 0  # linear warm-up from 0 to lr over this many steps
     warmup_fraction: float = 0.0  # > 0: warm up over this share of the planned steps instead
     min_steps: int = 0  # more epochs when epochs x batches would give fewer updates (no budget)
@@ -56,6 +58,11 @@ class TrainConfig:
         for name, value in positive.items():
             if value < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {value}")
+        if not (0 < self.step_every <= 1 and 0 < self.step_factor <= 1):
+            raise ValueError(
+                f"train.step_every must be in (0, 1] and train.step_factor in (0, 1], got "
+                f"{self.step_every} and {self.step_factor}"
+            )
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"train.max_steps must be >= 1 or null, got {self.max_steps}")
         if self.budget_minutes is not None and self.budget_minutes <= 0:

@@ -36,6 +36,9 @@ def lr_factor(cfg: TrainConfig, step: int, progress: float, warmup: float | None
         >>> cfg = TrainConfig(schedule="linear", warmup_steps=10)
         >>> lr_factor(cfg, 4, 0.0), lr_factor(cfg, 10, 0.5)
         (0.5, 0.5)
+        >>> step = TrainConfig(schedule="step", step_every=0.25, step_factor=0.5)
+        >>> [lr_factor(step, 0, p) for p in (0.0, 0.24, 0.25, 0.6, 0.99)]
+        [1.0, 1.0, 0.5, 0.25, 0.125]
     """
     warmup = cfg.warmup_steps if warmup is None else warmup
     if warmup and step < warmup:
@@ -46,6 +49,8 @@ def lr_factor(cfg: TrainConfig, step: int, progress: float, warmup: float | None
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
     if cfg.schedule == "linear":
         return floor + (1 - floor) * (1 - progress)
+    if cfg.schedule == "step":
+        return cfg.step_factor ** math.floor(progress / cfg.step_every + 1e-9)
     if cfg.schedule == "inverse_sqrt":
         return math.sqrt(max(cfg.warmup_steps, 1) / max(step + 1, 1))
     return 1.0  # constant, and plateau (whose reductions the Trainer applies on top)
