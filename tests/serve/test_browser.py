@@ -87,9 +87,9 @@ def post(url: str, body: dict) -> tuple[int, dict]:
         return e.code, json.load(e)
 
 
-CONTROLS = ("#text", "#image", "#beam", "#top-k", "#segmented", "#layer", "#head")
+CONTROLS = ("#text", "#image", "#beam", "#allow-unknown", "#top-k", "#segmented", "#layer", "#head")
 SHOWS = {
-    "translate": ["#text", "#beam"],
+    "translate": ["#text", "#beam", "#allow-unknown"],
     "tag": ["#text", "#segmented", "#layer", "#head"],
     "classify": ["#image", "#top-k"],
 }
@@ -163,7 +163,8 @@ def test_translation_page_shows_the_apis_translation_and_attention(page, transla
 
     page.fill("#text", "dos tres uno")
     sent = run_on_page(page, "/api/translate")
-    assert sent == {"text": "dos tres uno", "beam": 2}  # the run's beam size, from /api/info
+    # the run's beam size, from /api/info
+    assert sent == {"text": "dos tres uno", "beam": 2, "allow_unknown": False}
     status, want = post(f"{translate_url}/api/translate", sent)
     assert status == 200 and want["translation"] == "two three one"
     assert_heatmap(page, want["target_tokens"], want["source_tokens"], want["attention"])
@@ -176,8 +177,8 @@ def test_translation_page_shows_the_apis_translation_and_attention(page, transla
 
 @pytest.mark.parametrize(
     ("text", "beam"),
-    [("", None), ("dos zzz", None), ("dos", "40")],
-    ids=["empty", "unknown-word", "beam-over-32"],
+    [("", None), ("dos zzz", None), ("dos", "40"), ("dos", "0")],
+    ids=["empty", "unknown-word", "beam-over-32", "beam-zero"],
 )
 def test_translation_page_shows_the_apis_error(page, translate_url, text, beam):
     open_explorer(page, translate_url, "translate")
@@ -189,6 +190,19 @@ def test_translation_page_shows_the_apis_error(page, translate_url, text, beam):
     assert status == 422
     assert shown_error(page) == error_text(reply["detail"])
     assert page.text_content("#output") == "" and page.query_selector("#heatmap table") is None
+
+
+def test_translation_page_can_allow_unknown_characters(page, translate_url):
+    """The message for an unseen word says how to allow it; the page's box does it."""
+    open_explorer(page, translate_url, "translate")
+    page.fill("#text", "dos zzz")
+    page.set_checked("#allow-unknown", True)
+    sent = run_on_page(page, "/api/translate")
+    assert sent["allow_unknown"] is True
+    status, want = post(f"{translate_url}/api/translate", sent)
+    assert status == 200 and want["translation"]
+    assert page.text_content("#output") == want["translation"]
+    assert page.text_content("#error") == ""
 
 
 # --- tagging ---------------------------------------------------------------------------------
