@@ -421,18 +421,6 @@ def _summary(cases: list[Case]) -> dict:
 # ----------------------------------------------------------------------------- entry point
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
-
-
 def _choice_list(valid: Sequence[str]) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
         values = [part.strip() for part in text.split(",") if part.strip()]
@@ -460,13 +448,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--sizes",
-        type=_int_list,
+        type=report.positive_ints,
         help="sequence lengths for the SDPA "
         f"sections (default {','.join(map(str, DEFAULTS['sizes']))})",
     )
     parser.add_argument(
         "--mha-sizes",
-        type=_int_list,
+        type=report.positive_ints,
         help="sequence lengths for the MHA "
         f"sections (default {','.join(map(str, DEFAULTS['mha_sizes']))})",
     )

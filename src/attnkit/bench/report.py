@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -67,6 +68,24 @@ def write_results(out: Path, name: str, record: dict, started: datetime) -> Path
     path.write_text(json.dumps(record, indent=2) + "\n")
     shutil.copyfile(path, out / f"{name}-latest.json")
     return path
+
+
+def positive_ints(text: str) -> list[int]:
+    """An argparse ``type``: comma-separated positive integers (``"1,4,16"``).
+
+    Example:
+        >>> positive_ints("1,64, 500")
+        [1, 64, 500]
+    """
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
 
 
 def publish(name: str, out: Path, started: datetime, lines: list[str], **record) -> Path:
