@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attnkit.attention import masks
+from attnkit.attention import sdpa as sdpa_module
 from attnkit.attention.sdpa import scaled_dot_product_attention as sdpa
 
 PATHS = ("fused", "eager", "chunked")
@@ -544,3 +545,24 @@ def test_chunk_size_errors():
         sdpa(q, k, v, chunk_size=2, return_weights=True)
     with pytest.raises(ValueError, match="chunk_size cannot be combined with return_weights"):
         sdpa(q, k, v, _pad([4], 4), causal=True, chunk_size=2, return_weights=True)
+
+
+@pytest.mark.parametrize("name", ["none", "mask_causal", "gqa_causal", "causal_lq_gt_lk"])
+@pytest.mark.parametrize("eager_on_cpu", [True, False])
+def test_bf16_default_path_close_to_fp32_either_kernel(name, eager_on_cpu, monkeypatch):
+    # On CPU in bf16 with short keys the default path runs the explicit softmax (the fused
+    # kernel's backward is slower there); either way it must agree with the fp32 reference.
+    monkeypatch.setattr(sdpa_module, "EAGER_ON_CPU_LOW_PRECISION", eager_on_cpu)
+    B, H, Hkv, Lq, Lk, causal, mask_kind = CHUNK_CONFIGS[name]
+    mask = _chunk_mask(mask_kind, B, H, Lq, Lk)
+    q, k, v = _qkv(B, H, Hkv, Lq, Lk, 8, dtype=torch.bfloat16, requires_grad=True, seed=7)
+    grad_out = torch.randn(B, H, Lq, 8).to(torch.bfloat16)
+    out, weights = sdpa(q, k, v, mask, causal=causal)
+    assert weights is None and out.dtype == torch.bfloat16
+    grads = torch.autograd.grad(out, (q, k, v), grad_out)
+    q32, k32, v32 = (t.detach().float().requires_grad_() for t in (q, k, v))
+    ref, _ = _run("eager", q32, k32, v32, mask, causal=causal)
+    ref_grads = torch.autograd.grad(ref, (q32, k32, v32), grad_out.float())
+    torch.testing.assert_close(out.float(), ref, rtol=2e-2, atol=2e-2)
+    for g, rg in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g.float(), rg, rtol=5e-2, atol=5e-2)

@@ -37,6 +37,24 @@ CASES = {
         "train.eval_every=0",
         "decode.beam_size=1",
     ],
+    "translate_transformer": [
+        "data.corpus=jupyterlab-fr",
+        "data.tokenizer=word",
+        "data.max_tokens=300",
+        "data.min_batches_per_epoch=0",
+        "train.min_steps=0",
+        "arch=transformer",
+        "transformer.dim=32",
+        "transformer.heads=2",
+        "transformer.ff_dim=48",
+        "transformer.enc_layers=1",
+        "transformer.dec_layers=1",
+        "transformer.residual=gated",
+        "transformer.dropout=0.0",
+        "train.epochs=2",
+        "train.eval_every=0",
+        "decode.beam_size=1",
+    ],
     "tag": [
         "model.word_dim=16",
         "model.char_dim=8",
@@ -91,11 +109,12 @@ def _torchrun(task: str, overrides: list[str], out) -> subprocess.CompletedProce
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
 
 
-@pytest.mark.parametrize("task", sorted(CASES))
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_two_ranks_equal_one_process_accumulating_their_batches(
-    task, tmp_path, tiny_corpus, pku_heldout, fmnist_root, tiny_summaries
+    case, tmp_path, tiny_corpus, pku_heldout, fmnist_root, tiny_summaries
 ):
-    overrides = [*COMMON, *CASES[task]]
+    task = case.removesuffix("_transformer")
+    overrides = [*COMMON, *CASES[case]]
     if task == "classify":
         overrides.append(f"data.root={fmnist_root}")
     ddp = _torchrun(task, overrides, tmp_path / "ddp")

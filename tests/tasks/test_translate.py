@@ -170,3 +170,45 @@ def test_train_through_the_task_api_uses_run_tokenizers_on_resume(tiny_config, t
     before = (run / "tokenizer" / "joint.json").read_bytes()
     train("translate", tiny_config(**{"train.epochs": 2}), run, resume=True)
     assert (run / "tokenizer" / "joint.json").read_bytes() == before
+
+
+TINY_TRANSFORMER = [
+    "arch=transformer",
+    "data.corpus=jupyterlab-fr",
+    "data.tokenizer=word",
+    "data.max_tokens=300",
+    "transformer.dim=32",
+    "transformer.heads=2",
+    "transformer.ff_dim=64",
+    "transformer.enc_layers=1",
+    "transformer.dec_layers=1",
+    "transformer.dropout=0.0",
+    "train.epochs=12",
+    "train.min_steps=0",
+    "train.lr=0.005",
+    "train.eval_every=0",
+    "train.warmup_steps=0",
+    "train.bf16=false",
+    "train.progress=false",
+    "decode.beam_size=2",
+]
+
+
+def test_transformer_through_the_same_commands(tiny_corpus, tmp_path, capsys):
+    """arch=transformer trains, evaluates, translates and plots like the RNN; --no-test leaves
+    the test split unscored until `attnkit eval` asks."""
+    run = tmp_path / "tf"
+    args = ["train", "translate", "--out", str(run), "--no-test"]
+    for item in TINY_TRANSFORMER:
+        args += ["--set", item]
+    assert main(args) == 0
+    assert "test_bleu" not in json.loads(capsys.readouterr().out)
+    assert not (run / "eval_test.json").exists()
+    assert type(open_run(run).model).__name__ == "Transformer"
+
+    assert main(["eval", "--model", str(run)]) == 0
+    assert json.loads(capsys.readouterr().out)["bleu"] > 60  # word for word over six words
+    png = tmp_path / "attn.png"
+    assert main(["translate", "--model", str(run), "--plot", str(png), "dos tres"]) == 0
+    assert capsys.readouterr().out.strip() == "two three"
+    assert png.read_bytes()[:4] == b"\x89PNG"

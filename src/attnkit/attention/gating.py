@@ -113,6 +113,22 @@ class GatedResidual(nn.Module):
 
     def forward(self, x: Tensor, *, return_gate: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """``(..., D) -> (..., D)``; with ``return_gate=True`` also the gate ``g`` ``(..., D)``."""
+        return self.combine(x, self.transform(x), return_gate=return_gate)
+
+    def combine(
+        self, x: Tensor, fx: Tensor, *, return_gate: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """``g * fx + (1 - g) * x`` with the gate ``g`` computed from ``x`` (both ``(..., D)``).
+
+        For a branch that needs more than ``x`` (attention over a memory, a mask, a cache):
+        compute it outside and let the gate mix it in. :meth:`forward` is
+        ``combine(x, transform(x))``.
+
+        Example:
+            >>> layer = GatedResidual(2, gate_bias=100.0)  # gate ~ 1: the branch replaces x
+            >>> layer.combine(torch.zeros(1, 2), torch.ones(1, 2)).tolist()
+            [[1.0, 1.0]]
+        """
         g = torch.sigmoid(self.gate(x))  # (..., D), in (0, 1)
-        y = g * self.transform(x) + (1.0 - g) * x  # (..., D)
+        y = g * fx + (1.0 - g) * x  # (..., D)
         return (y, g) if return_gate else y

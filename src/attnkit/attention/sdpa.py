@@ -104,6 +104,9 @@ def scaled_dot_product_attention(
     if Hkv == 0 or H % Hkv:
         raise ValueError(f"query heads H={H} must be a multiple of key/value heads Hkv={Hkv}")
 
+    if chunk_size is None and not return_weights and Lk > 0 and _eager_is_faster(q, Lk):
+        return _fused_as_eager(q, k, v, mask, causal, dropout_p, scale)
+
     if chunk_size is None and mask is None and not return_weights and Lk > 0:
         # Fast path: nothing to build, hand straight to the fused kernel.
         if not causal or Lq == 1:  # a single query sees every key (bottom-right alignment)
@@ -146,6 +149,41 @@ def scaled_dot_product_attention(
     out = _sdpa(q, k, v, attn_mask=mask | ~has_key, dropout_p=dropout_p, scale=scale,
                 enable_gqa=Hkv != H)  # fmt: skip
     return out.masked_fill(~has_key, 0.0), None
+
+
+def _eager_is_faster(q: Tensor, Lk: int) -> bool:
+    """Whether the explicit path beats torch's fused kernel here: on CPU in bfloat16 / float16
+    with short keys, where the fused kernel's backward is several times slower (measured in
+    ``attnkit bench attention``, rows ``bf16 train``)."""
+    return (
+        EAGER_ON_CPU_LOW_PRECISION
+        and q.device.type == "cpu"
+        and q.dtype in _LOW_PRECISION
+        and Lk <= 256
+    )
+
+
+def _fused_as_eager(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None,
+    causal: bool,
+    dropout_p: float,
+    scale: float | None,
+) -> tuple[Tensor, None]:
+    """The eager path standing in for the fused one (same masking rules, weights dropped)."""
+    B, H, Lq, _ = q.shape
+    Lk = k.shape[2]
+    if mask is not None:
+        mask = _check_mask(mask, B, H, Lq, Lk)
+    if causal and Lq > 1:
+        cm = causal_mask(Lq, Lk, device=q.device)  # (Lq, Lk)
+        mask = cm if mask is None else mask & cm
+    return _eager(q, k, v, mask, dropout_p, scale)[0], None
+
+
+EAGER_ON_CPU_LOW_PRECISION = True
 
 
 def _check_mask(mask: Tensor, B: int, H: int, Lq: int, Lk: int) -> Tensor:

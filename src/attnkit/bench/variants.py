@@ -32,10 +32,12 @@ RESULT_FILE = "result.json"
 
 @dataclass(frozen=True)
 class Variant:
-    """One run of a benchmark: a folder name and its config overrides (``key=value``)."""
+    """One run of a benchmark: a folder name, its config overrides (``key=value``) and the
+    ``configs/`` file they apply to (None: the task's default)."""
 
     name: str
     overrides: tuple[str, ...] = ()
+    config: str | None = None
 
 
 def run_variant(task_name: str, variant: Variant, out: Path, common: Sequence[str] = ()) -> dict:
@@ -49,9 +51,8 @@ def run_variant(task_name: str, variant: Variant, out: Path, common: Sequence[st
     if done.is_file():
         return json.loads(done.read_text())
     task = get_task(task_name)
-    cfg = load_config(
-        task.config_class, repo_configs_dir() / task.default_config, [*common, *variant.overrides]
-    )
+    base = repo_configs_dir() / (variant.config or task.default_config)
+    cfg = load_config(task.config_class, base, [*common, *variant.overrides])
     resume = (run_dir / "last").is_dir()
     summary = train(task, cfg, run_dir, resume=resume)
     test = read_json(run_dir / "eval_test.json", "test metrics")  # written once, by train
@@ -59,6 +60,7 @@ def run_variant(task_name: str, variant: Variant, out: Path, common: Sequence[st
     result = {
         "variant": variant.name,
         "meta": read_json(run_dir / "meta.json", "run metadata"),
+        "config_file": base.name,
         "overrides": [*common, *variant.overrides],
         "config": to_dict(cfg),
         "train": summary,

@@ -84,6 +84,10 @@ def train(
     budget_minutes: Annotated[
         float | None, typer.Option(help="shortcut for --set train.budget_minutes=M")
     ] = None,
+    test: Annotated[
+        bool,
+        typer.Option(help="score the test split at the end (--no-test while choosing on dev)"),
+    ] = True,
 ) -> None:
     """Train a task's model, then score its best checkpoint (chosen on dev) on the test split."""
     from attnkit import log
@@ -107,7 +111,7 @@ def train(
     if main_rank:
         log.info(f"run folder: {run_dir}  (config: {cfg_path or 'defaults'})")
     try:
-        metrics = train_task(task_obj, cfg, run_dir, resume=resume)
+        metrics = train_task(task_obj, cfg, run_dir, resume=resume, test=test)
     except KeyboardInterrupt:
         raise AttnkitError(
             f"interrupted: the last checkpoint is in {run_dir / 'last'}; continue exactly with "

@@ -29,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,8 +37,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from attnkit.attention import MultiHeadAttention
 from attnkit.models.crf import CRF
+from attnkit.models.transformer import EncoderBlock, sinusoidal_positions
 from attnkit.specials import PAD_ID
 
 
@@ -104,47 +103,6 @@ class SubunitConcat(nn.Module):
         return self.embed(subunits).flatten(2)  # (B, L, S * dim)
 
 
-def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> Tensor:
-    """Vaswani et al.'s position encoding ``(length, dim)``: sin on even, cos on odd features.
-
-    Example:
-        >>> pe = sinusoidal_positions(4, 6)
-        >>> pe.shape, pe[0, 0].item(), pe[0, 1].item()
-        (torch.Size([4, 6]), 0.0, 1.0)
-    """
-    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]  # (L, 1)
-    freq = torch.exp(
-        torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / dim)
-    )  # (ceil(dim / 2),)
-    pe = torch.zeros(length, dim, device=device)
-    pe[:, 0::2] = torch.sin(pos * freq)
-    pe[:, 1::2] = torch.cos(pos * freq[: dim // 2])
-    return pe
-
-
-class SelfAttentionBlock(nn.Module):
-    """Pre-LN transformer block: ``x + MHA(LN(x))`` then ``x + FFN(LN(x))``."""
-
-    def __init__(self, dim: int, *, num_heads: int, ffn_dim: int, dropout: float) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
-        self.attn = MultiHeadAttention(dim, num_heads, dropout=dropout)
-        self.norm2 = nn.LayerNorm(dim)
-        self.ffn = nn.Sequential(
-            nn.Linear(dim, ffn_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn_dim, dim)
-        )
-        self.drop = nn.Dropout(dropout)
-
-    def forward(
-        self, x: Tensor, mask: Tensor, *, return_weights: bool = False
-    ) -> tuple[Tensor, Tensor | None]:
-        """``x (B, L, D)``, ``mask (B, 1, 1, L)`` bool True = real key -> ``(x, weights)``."""
-        h, weights = self.attn(self.norm1(x), mask=mask, return_weights=return_weights)
-        x = x + self.drop(h)  # (B, L, D)
-        x = x + self.drop(self.ffn(self.norm2(x)))  # (B, L, D)
-        return x, weights  # weights: (B, H, L, L) or None
-
-
 class Tagger(nn.Module):
     """Character-aware BiLSTM(-self-attention)(-CRF) tagger.
 
@@ -203,9 +161,7 @@ class Tagger(nn.Module):
         )
         self.input_proj = None if cfg.lstm_layers else nn.Linear(features, dim)
         self.blocks = nn.ModuleList(
-            SelfAttentionBlock(
-                dim, num_heads=cfg.num_heads, ffn_dim=cfg.ffn_dim, dropout=cfg.dropout
-            )
+            EncoderBlock(dim, num_heads=cfg.num_heads, ffn_dim=cfg.ffn_dim, dropout=cfg.dropout)
             for _ in range(cfg.attention_layers)
         )
         self.norm = nn.LayerNorm(dim) if cfg.attention_layers else nn.Identity()

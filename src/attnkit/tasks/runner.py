@@ -44,7 +44,9 @@ def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def train(task: str | Task, cfg: Any, run_dir: str | Path, *, resume: bool = False) -> dict:
+def train(
+    task: str | Task, cfg: Any, run_dir: str | Path, *, resume: bool = False, test: bool = True
+) -> dict:
     """Train ``task`` with ``cfg`` into ``run_dir``, then score its best checkpoint on test.
 
     Args:
@@ -52,6 +54,8 @@ def train(task: str | Task, cfg: Any, run_dir: str | Path, *, resume: bool = Fal
         cfg: the task's config (an instance of ``task.config_class``).
         run_dir: the run folder (created).
         resume: continue ``run_dir/last`` exactly where it stopped.
+        test: score the test split at the end; ``False`` while a recipe is being chosen on
+            dev (score the chosen run later, once, with :func:`evaluate`).
 
     Returns:
         The Trainer's summary (``steps``, ``best_<metric>``, ``dev_*`` ...), ``parameters``,
@@ -94,10 +98,10 @@ def train(task: str | Task, cfg: Any, run_dir: str | Path, *, resume: bool = Fal
         save_config(cfg, run_dir / CONFIG_FILE)  # what the rest of the run trains with
     summary = trainer.fit()
     summary["parameters"] = parameters
-    if env.is_main:
-        test = evaluate(open_run(run_dir, device=str(device.type)), "test")
-        summary.update({f"test_{k}": v for k, v in flatten_metrics(test).items()})
-        shown = ", ".join(f"{k} {_show(v)}" for k, v in flatten_metrics(test).items())
+    if env.is_main and test:
+        scores = evaluate(open_run(run_dir, device=str(device.type)), "test")
+        summary.update({f"test_{k}": v for k, v in flatten_metrics(scores).items()})
+        shown = ", ".join(f"{k} {_show(v)}" for k, v in flatten_metrics(scores).items())
         log.info(f"test ({task.name}, best checkpoint chosen on dev): {shown}")
     barrier(env)
     return summary

@@ -1,4 +1,4 @@
-"""Translation with Bahdanau attention: parallel text -> Seq2Seq -> beam search -> BLEU / chrF."""
+"""Translation: parallel text -> RNN + Bahdanau or Transformer -> beam search -> BLEU / chrF."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from attnkit.errors import AttnkitError
 from attnkit.metrics import bleu, bleu_signature, chrf, copy_recall, repeated_run_share
 from attnkit.models.losses import label_smoothed_cross_entropy
 from attnkit.models.seq2seq import Seq2Seq
+from attnkit.models.transformer import Transformer
 from attnkit.tasks.base import Prepared, Task
 from attnkit.tasks.runs import Run
 from attnkit.tasks.translate.config import Config
@@ -58,10 +59,11 @@ class TranslateTask(Task):
             description=data.describe(cfg.data, cfg.train.budget_minutes),
         )
 
-    def build_model(self, cfg: Config, assets: Assets) -> Seq2Seq:
-        return Seq2Seq(
-            cfg.model, src_vocab=assets.src_tok.vocab_size, tgt_vocab=assets.tgt_tok.vocab_size
-        )
+    def build_model(self, cfg: Config, assets: Assets) -> Seq2Seq | Transformer:
+        sizes = {"src_vocab": assets.src_tok.vocab_size, "tgt_vocab": assets.tgt_tok.vocab_size}
+        if cfg.arch == "transformer":
+            return Transformer(cfg.transformer, **sizes)
+        return Seq2Seq(cfg.model, **sizes)
 
     def loss(self, cfg: Config, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, int]:
         logits, _ = model(batch["src"], batch["src_len"], batch["tgt_in"])  # (B, Lt, V)

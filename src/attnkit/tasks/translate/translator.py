@@ -13,6 +13,7 @@ from attnkit.decoding import Hypothesis
 from attnkit.decoding.batched import DecodeConfig, decode_batched
 from attnkit.errors import AttnkitError
 from attnkit.models.seq2seq import Seq2Seq
+from attnkit.models.transformer import Transformer
 from attnkit.specials import UNK_ID
 
 
@@ -20,7 +21,7 @@ from attnkit.specials import UNK_ID
 class Translator:
     """Source text in, hypotheses out: input checks, batching by length, greedy or beam search."""
 
-    model: Seq2Seq
+    model: Seq2Seq | Transformer
     src_tok: Tokenizer
     tgt_tok: Tokenizer
     decode: DecodeConfig

@@ -1,0 +1,206 @@
+"""RNN + Bahdanau attention vs the Transformer, and the Transformer's gating ablation, at the
+same time budget on the Bible (es -> en).
+
+A wall-clock budget on a shared 2-core machine depends on whatever else runs, so each
+variant's budget is turned into updates once, from speeds measured side by side:
+
+    updates = budget_minutes x rnn_steps_per_minute x (RNN step time / variant step time)
+
+``rnn_steps_per_minute`` anchors the scale: 1,001 updates in the 15-minute ``budget15`` run
+of ``attnkit bench translate-quality`` (alone on the 2 cores, benchmarks/measured/
+translate_quality.json), so 66.7. The step times are the median of interleaved rounds of
+real training steps (forward, backward, AdamW; bf16 as the config says) on the same batches,
+in one process and one thread, in CPU seconds (``time.process_time``), so that other jobs on
+the machine do not inflate them; only their ratio is used. Each
+variant then trains with ``train.max_steps`` (a deterministic run, whatever the load; any
+thread count), picks its checkpoint on dev BLEU and is scored once on test (beam 5).
+
+=====================  ========================================================================
+variant                what
+=====================  ========================================================================
+rnn                    ``configs/translate_es_en.yaml``: bi-GRU 256 + Bahdanau (the demo's model)
+transformer            ``configs/translate_es_en_transformer.yaml``: 3+3 layers, SwiGLU, plain
+transformer_gelu       the same with a GELU MLP of equal weights instead of SwiGLU
+transformer_gated      the same with the highway "jump" (``GatedResidual``) on every sublayer
+transformer_lr3e-3     the same with twice the learning rate (the recipe, chosen on dev)
+=====================  ========================================================================
+
+Example:
+    $ attnkit bench translate-arch --variants rnn,transformer --budget-minutes 15
+    $ attnkit bench translate-arch --variants transformer_gelu --budget-minutes 5 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from attnkit.bench.variants import Variant, add_run_options, report, run_variant, runs_folder
+from attnkit.fileio import read_json, write_json
+
+TIMING_FILE = "step_seconds.json"
+
+RNN_STEPS_PER_MINUTE = 1001 / 15
+"""Updates per budget minute the RNN planner made alone on 2 cores (translate_quality.json)."""
+
+TRANSFORMER = "translate_es_en_transformer.yaml"
+VARIANTS = {
+    "rnn": Variant("rnn", (), "translate_es_en.yaml"),
+    "transformer": Variant("transformer", (), TRANSFORMER),
+    "transformer_gelu": Variant(
+        "transformer_gelu", ("transformer.feed_forward=gelu",), TRANSFORMER
+    ),
+    "transformer_gated": Variant("transformer_gated", ("transformer.residual=gated",), TRANSFORMER),
+    "transformer_lr3e-3": Variant("transformer_lr3e-3", ("train.lr=0.003",), TRANSFORMER),
+}
+
+SAME_MODEL = {"transformer_lr3e-3": "transformer"}
+"""Variants that only change the training recipe: timed as the model they train."""
+
+
+def step_seconds(
+    variants: list[Variant], overrides: list[str], *, batches: int = 3, rounds: int = 3
+) -> dict[str, float]:
+    """Median CPU seconds per training step of each variant on the same real batches,
+    interleaved (round r times every variant once). Run it with one thread: CPU time is then
+    the step's cost whatever else the machine runs."""
+    from attnkit.config import load_config
+    from attnkit.paths import repo_configs_dir, runs_dir
+    from attnkit.tasks import get_task
+    from attnkit.training import seed_everything
+    from attnkit.training.trainer import resolve_bf16
+
+    task = get_task("translate")
+    cfgs = {
+        v.name: load_config(
+            task.config_class, repo_configs_dir() / v.config, [*overrides, *v.overrides]
+        )
+        for v in variants
+    }
+    first = cfgs[variants[0].name]
+    scratch = runs_dir() / "bench-translate-arch-timing"
+    prepared = task.prepare(first, scratch, reuse=True)
+    data = [b for _, b in zip(range(batches), prepared.batches(0), strict=False)]
+    models, optims = {}, {}
+    for name, cfg in cfgs.items():
+        seed_everything(0)
+        models[name] = task.build_model(cfg, prepared.assets).train()
+        optims[name] = torch.optim.AdamW(models[name].parameters(), lr=1e-4)
+    bf16 = resolve_bf16(first.train.bf16, torch.device("cpu"))
+
+    def one_round(name: str) -> float:
+        model, opt, cfg = models[name], optims[name], cfgs[name]
+        t0 = time.process_time()  # CPU time: what other jobs on the machine cannot inflate
+        for batch in data:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss, _ = task.loss(cfg, model, batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        return (time.process_time() - t0) / len(data)
+
+    for name in cfgs:  # warm-up
+        one_round(name)
+    times: dict[str, list[float]] = {name: [] for name in cfgs}
+    for r in range(rounds):
+        order = list(cfgs) if r % 2 == 0 else list(reversed(cfgs))
+        for name in order:
+            times[name].append(one_round(name))
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def measured_once(path: Path, overrides: list[str], threads: int) -> dict[str, float]:
+    """Every variant's step time, measured on the first call and kept in ``path``, so runs
+    started later (or in parallel processes) get the same budgets."""
+    if path.is_file():
+        return read_json(path, "step timings")["step_seconds"]
+    torch.set_num_threads(threads)
+    seconds = step_seconds([v for n, v in VARIANTS.items() if n not in SAME_MODEL], overrides)
+    seconds.update({name: seconds[model] for name, model in SAME_MODEL.items()})
+    write_json(path, {"step_seconds": seconds, "threads": threads, "overrides": overrides})
+    return seconds
+
+
+def budget_steps(seconds: dict[str, float], budget_minutes: float, rnn_rate: float) -> dict:
+    """Updates per variant for the budget (see the module docstring)."""
+    return {
+        name: max(1, round(budget_minutes * rnn_rate * seconds["rnn"] / s))
+        for name, s in seconds.items()
+    }
+
+
+def table(results: dict[str, dict], seconds: dict[str, float], steps: dict[str, int]) -> list[str]:
+    head = (
+        f"{'variant':<20}{'params':>9}{'step s':>8}{'updates':>9}{'dev BLEU':>9}"
+        f"{'test BLEU':>10}{'chrF':>7}{'beam5 sent/s':>13}"
+    )
+    lines = [head, "-" * len(head)]
+    for name, r in results.items():
+        lines.append(
+            f"{name:<20}{r['meta']['parameters'] / 1e6:>8.2f}M{seconds[name]:>8.2f}"
+            f"{steps[name]:>9,}{r['train']['best_bleu']:>9.2f}{r['test']['bleu']:>10.2f}"
+            f"{r['test']['chrf']:>7.2f}{r['test']['sentences_per_second']:>13.1f}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="attnkit bench translate-arch", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--variants", default="rnn,transformer", help=", ".join(VARIANTS))
+    parser.add_argument("--budget-minutes", type=float, default=15.0)
+    parser.add_argument("--rnn-steps-per-minute", type=float, default=RNN_STEPS_PER_MINUTE)
+    parser.add_argument("--threads", type=int, default=None, help="train.threads of each run")
+    parser.add_argument(
+        "--timing-threads", type=int, default=1, help="threads while timing the steps"
+    )
+    add_run_options(parser, "translate-arch")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; valid: {', '.join(VARIANTS)}")
+    variants = [VARIANTS["rnn"], *(VARIANTS[n] for n in names if n != "rnn")]
+    started = datetime.now()
+    common = ["train.progress=false", *args.overrides]
+    if args.threads:
+        common.append(f"train.threads={args.threads}")
+    out = runs_folder(args, "translate-arch") / f"budget{args.budget_minutes:g}"
+    seconds = measured_once(out / TIMING_FILE, common, args.timing_threads)
+    steps = budget_steps(seconds, args.budget_minutes, args.rnn_steps_per_minute)
+    print("step seconds:", seconds, "updates:", steps, flush=True)
+    results = {}
+    for v in variants:
+        if v.name not in names:
+            continue
+        budget = (f"train.max_steps={steps[v.name]}", "train.budget_minutes=null")
+        results[v.name] = run_variant(
+            "translate", Variant(v.name, (*v.overrides, *budget), v.config), out, common
+        )
+    report(
+        "translate-arch",
+        args,
+        started,
+        table(results, seconds, steps),
+        budget_minutes=args.budget_minutes,
+        rnn_steps_per_minute=args.rnn_steps_per_minute,
+        timing_threads=args.timing_threads,
+        step_seconds=seconds,
+        updates=steps,
+        results=results,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+__all__ = ["VARIANTS", "budget_steps", "main", "step_seconds"]
