@@ -148,6 +148,21 @@ _PLACEHOLDER = re.compile(r"%\d+|%[sd]|\{[^{}\s]*\}")
 _WORD = re.compile(r"[^\s.,;:!?()«»\"“”]+")
 
 
+def shared_names(source: str, reference: str) -> set[str]:
+    """The "names" of :func:`copy_recall`: words found verbatim in both texts that are
+    capitalised or contain a digit (placeholders such as ``%1`` are not names).
+
+    Example:
+        >>> sorted(shared_names("Abrió 3 puertas en Roma.", "He opened 3 doors in Roma."))
+        ['3', 'Roma']
+    """
+    return {
+        w
+        for w in set(_WORD.findall(source)) & set(_WORD.findall(reference))
+        if not _PLACEHOLDER.fullmatch(w) and (w[:1].isupper() or any(c.isdigit() for c in w))
+    }
+
+
 def copy_recall(
     sources: Sequence[str], refs: Sequence[str], hyps: Sequence[str]
 ) -> dict[str, float | int]:
@@ -168,15 +183,7 @@ def copy_recall(
     for src, ref, hyp in zip(sources, refs, hyps, strict=True):
         for kind, items in (
             ("placeholders", set(_PLACEHOLDER.findall(src)) & set(_PLACEHOLDER.findall(ref))),
-            (
-                "names",
-                {
-                    w
-                    for w in set(_WORD.findall(src)) & set(_WORD.findall(ref))
-                    if not _PLACEHOLDER.fullmatch(w)
-                    and (w[:1].isupper() or any(c.isdigit() for c in w))
-                },
-            ),
+            ("names", shared_names(src, ref)),
         ):
             counts[kind][0] += len(items)
             got = (

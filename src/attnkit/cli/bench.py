@@ -24,6 +24,7 @@ BENCHMARKS = {
     "corpora": "The size of every corpus and its splits (the README's counts)",
     "decode-guard": "Dev BLEU of translation runs with and without the loop guard (--help)",
     "serve": "attnkit serve under load, 1-64 clients: batching vs one at a time (--help)",
+    "passthrough": "Numbers and names that reach translations of modern sentences (--help)",
     "translate-arch": "RNN vs Transformer (+ gating ablation) at the same budget (--help)",
     "kv-cache": "Transformer greedy decoding with the KV cache vs recomputing the prefix (--help)",
 }

@@ -29,6 +29,7 @@ import torch
 
 from attnkit.data import bible, jupyterlab
 from attnkit.data.batching import CollatedBatches, pad_sequences, token_batches
+from attnkit.data.placeholders import PLACEHOLDERS, augment_pairs
 from attnkit.data.registry import ensure
 from attnkit.data.text import Tokenizer, build_tokenizers, load_tokenizer, read_parallel
 
@@ -50,6 +51,12 @@ class ParallelDataConfig:
     full_batch_minutes: float = 0  # > 0: a shorter time budget shrinks batches in proportion
     train_limit: int | None = None  # use only the first N training pairs (quick runs)
     dev_limit: int = 400  # dev sentences scored with greedy BLEU during training
+    placeholder_rate: float = 0.0  # > 0: placeholders ⟦1⟧..⟦8⟧ for names in this share of pairs
+
+    def __post_init__(self) -> None:
+        rate = self.placeholder_rate
+        if not 0 <= rate <= 1:
+            raise ValueError(f"data.placeholder_rate must be in [0, 1], got {rate}")
 
 
 @dataclass
@@ -164,15 +171,21 @@ def load_tokenizers(run_dir: Path, files: Sequence[str]) -> tuple[Tokenizer, Tok
     return src, (src if files[1] == files[0] else load_tokenizer(Path(run_dir) / files[1]))
 
 
-def prepare(cfg: ParallelDataConfig, run_dir: Path, *, reuse: bool) -> ParallelData:
+def prepare(cfg: ParallelDataConfig, run_dir: Path, *, reuse: bool, seed: int = 0) -> ParallelData:
     """Read the train and dev splits, get the tokenizers and encode both splits.
+
+    With ``cfg.placeholder_rate``, the tokenizers keep the placeholders whole and names shared
+    by both sides of a training pair become placeholders in that share of the pairs that have
+    any (:func:`attnkit.data.placeholders.augment_pairs`); the dev split stays as it is.
 
     Args:
         cfg: the data settings.
         run_dir: the run folder; the tokenizers are written to (or read from) there.
         reuse: load the run's tokenizers when they exist instead of training new ones.
+        seed: which training pairs get placeholders.
     """
     train_pairs = load_split(cfg.corpus, "train")[: cfg.train_limit]
+    train_pairs = augment_pairs(train_pairs, cfg.placeholder_rate, seed=seed)
     dev_pairs = load_split(cfg.corpus, "dev")[: cfg.dev_limit]
     files = tokenizer_files(cfg)
     if not (reuse and all((Path(run_dir) / f).exists() for f in files)):
@@ -183,6 +196,7 @@ def prepare(cfg: ParallelDataConfig, run_dir: Path, *, reuse: bool) -> ParallelD
             Path(run_dir) / "tokenizer",
             joint=cfg.joint_vocab,
             vocab_size=cfg.vocab_size,
+            symbols=PLACEHOLDERS if cfg.placeholder_rate else (),
         )
     src_tok, tgt_tok = load_tokenizers(run_dir, files)
     return ParallelData(

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
+from attnkit.data.placeholders import PLACEHOLDER_PATTERN
 from attnkit.errors import AttnkitError
 from attnkit.fileio import atomic_write
 from attnkit.specials import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID
@@ -147,6 +148,7 @@ class SentencePieceTokenizer:
         model_type: Literal["bpe", "unigram"] = "bpe",
         *,
         max_sentence_length: int = 8192,
+        symbols: Sequence[str] = (),
     ) -> SentencePieceTokenizer:
         """Train a model on ``texts`` (deterministic for the same texts in the same order).
 
@@ -158,6 +160,8 @@ class SentencePieceTokenizer:
                 to give that many the model is smaller (``vocab_size`` tells the real size).
             model_type: ``"bpe"`` or ``"unigram"``.
             max_sentence_length: longer sentences (in bytes) are skipped by the trainer.
+            symbols: pieces kept whole wherever they occur (placeholders such as ``⟦1⟧``),
+                in the vocabulary whether the texts hold them or not.
 
         Returns:
             The trained tokenizer.
@@ -197,6 +201,7 @@ class SentencePieceTokenizer:
                 shuffle_input_sentence=False,
                 input_sentence_size=0,  # use every sentence, no sampling
                 max_sentence_length=max_sentence_length,
+                user_defined_symbols=list(symbols),
                 minloglevel=2,
             )
         except RuntimeError as exc:
@@ -258,9 +263,10 @@ class SentencePieceTokenizer:
 
 # --------------------------------------------------------------------------- words
 
-# A word is a run of letters/digits/underscore (apostrophes inside words kept: "don't",
-# "l'espace"); every other non-space character is a token of its own.
-_WORD_RE = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+# A word is a placeholder (``⟦1⟧``, attnkit.data.placeholders) or a run of letters/digits/
+# underscore (apostrophes inside words kept: "don't", "l'espace"); every other non-space
+# character is a token of its own.
+_WORD_RE = re.compile(rf"{PLACEHOLDER_PATTERN}|\w+(?:['’]\w+)*|[^\w\s]")
 _NO_SPACE_BEFORE = set(",.;:!?)]}»”’%…")
 _NO_SPACE_AFTER = set("([{«“¿¡‘")
 
@@ -302,6 +308,7 @@ class WordTokenizer:
         min_freq: int = 1,
         max_size: int | None = None,
         lowercase: bool = False,
+        symbols: Sequence[str] = (),
     ) -> WordTokenizer:
         """Count words in ``texts`` and keep those seen at least ``min_freq`` times.
 
@@ -313,6 +320,7 @@ class WordTokenizer:
             min_freq: drop rarer words (they become ``UNK_ID``).
             max_size: keep at most this many entries, specials included.
             lowercase: fold case before counting and looking up.
+            symbols: words kept however rare (placeholders), right after the specials.
 
         Raises:
             ValueError: no word in ``texts``, or bad ``min_freq`` / ``max_size``.
@@ -327,9 +335,14 @@ class WordTokenizer:
         if not counts:
             raise ValueError("cannot build a word vocabulary from no text (all texts empty)")
         words = sorted(
-            (w for w, c in counts.items() if c >= min_freq and w not in SPECIAL_TOKENS),
+            (
+                w
+                for w, c in counts.items()
+                if c >= min_freq and w not in SPECIAL_TOKENS and w not in symbols
+            ),
             key=lambda w: (-counts[w], w),
         )
+        words = [*symbols, *words]
         if max_size is not None:
             words = words[: max_size - len(SPECIAL_TOKENS)]
         return cls([*SPECIAL_TOKENS, *words], lowercase=lowercase)
@@ -414,6 +427,7 @@ def build_tokenizers(
     vocab_size: int = 8000,
     min_freq: int = 2,
     lowercase: bool = False,
+    symbols: Sequence[str] = (),
 ) -> tuple[Path, Path]:
     """Train source and target tokenizers (one shared model when ``joint``) into ``out_dir``.
 
@@ -427,6 +441,7 @@ def build_tokenizers(
         vocab_size: sentencepiece pieces, or the word vocabulary's ``max_size``.
         min_freq: word tokenizer frequency cut-off.
         lowercase: word tokenizer case folding.
+        symbols: pieces both tokenizers keep whole (the placeholders ``⟦1⟧`` ...).
 
     Returns:
         ``(src_path, tgt_path)``; load them with :func:`load_tokenizer`.
@@ -441,11 +456,13 @@ def build_tokenizers(
         if kind == "word":
             paths[name] = out / f"{name}.json"
             WordTokenizer.build(
-                texts, min_freq=min_freq, max_size=vocab_size, lowercase=lowercase
+                texts, min_freq=min_freq, max_size=vocab_size, lowercase=lowercase, symbols=symbols
             ).save(paths[name])
         else:
             paths[name] = out / f"{name}.model"
-            SentencePieceTokenizer.train(texts, out / name, vocab_size, model_type=kind)
+            SentencePieceTokenizer.train(
+                texts, out / name, vocab_size, model_type=kind, symbols=symbols
+            )
     if joint:
         return paths["joint"], paths["joint"]
     return paths["src"], paths["tgt"]

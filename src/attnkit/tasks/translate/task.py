@@ -42,7 +42,7 @@ class TranslateTask(Task):
 
     # ----- training ---------------------------------------------------------------------------
     def prepare(self, cfg: Config, run_dir: Path, *, reuse: bool) -> Prepared:
-        data = parallel.prepare(cfg.data, run_dir, reuse=reuse)
+        data = parallel.prepare(cfg.data, run_dir, reuse=reuse, seed=cfg.train.seed)
         batch_tokens = data.batch_tokens(cfg.data, cfg.train.budget_minutes)
         src_lang, tgt_lang = parallel.CORPORA[cfg.data.corpus]
         return Prepared(
@@ -111,15 +111,22 @@ class TranslateTask(Task):
         in the training split and the scores without them, the share of outputs with a word
         four or more times in a row (a looping decoder), and how many placeholders and names
         that source and reference share the output kept (:func:`attnkit.metrics.copy_recall`).
+        A run trained with placeholders translates the sources with them
+        (:meth:`Translator.mask`), as ``predict`` does.
         """
         cfg: Config = run.config
         tr = self.translator(run)
         pairs = parallel.load_split(cfg.data.corpus, split)
-        data = parallel.encode_pairs(pairs, tr.src_tok, tr.tgt_tok)
+        masks = [tr.mask(src) for src, _ in pairs]
+        masked_pairs = [(m.text, tgt) for m, (_, tgt) in zip(masks, pairs, strict=True)]
+        data = parallel.encode_pairs(masked_pairs, tr.src_tok, tr.tgt_tok)
         t0 = time.perf_counter()
         hyps = tr.translate_ids(data.src, progress=f"{split} (beam {tr.decode.beam_size})")
         seconds = time.perf_counter() - t0
-        texts = [tr.tgt_tok.decode(h[0].tokens) for h in hyps]
+        texts = [
+            masks[i].unmask(tr.tgt_tok.decode(h[0].tokens))
+            for i, h in zip(data.index, hyps, strict=True)
+        ]
         (run.path / f"{split}.hyp.txt").write_text("".join(t + "\n" for t in texts), "utf-8")
         seen = set(parallel.verbatim_overlap(pairs, parallel.load_split(cfg.data.corpus, "train")))
         keep = [k for k, i in enumerate(data.index) if i not in seen]
@@ -156,6 +163,10 @@ class TranslateTask(Task):
         With ``attention``, also ``source_tokens``, ``target_tokens`` and the best
         hypothesis' ``attention`` as a ``(Lt, Ls)`` tensor.
 
+        A run trained with placeholders passes numbers, symbols and what its tokenizer cannot
+        represent through them (:meth:`Translator.mask`): "Tengo 3 gatos" is translated, the
+        3 copied.
+
         Raises:
             AttnkitError: no sentence, an empty or unknown-character or over-long sentence,
                 a bad beam / n-best.
@@ -163,14 +174,17 @@ class TranslateTask(Task):
         if not inputs:
             raise AttnkitError("empty input: give a sentence to translate")
         tr = self.translator(run).with_search(beam=beam, n_best=n_best)
-        ids = [tr.check_input(t, allow_unknown, how_to_allow) for t in inputs]
+        encoded = [tr.encode_input(t, allow_unknown, how_to_allow) for t in inputs]
         results = []
-        for text, nbest in zip(inputs, tr.translate_ids(ids), strict=True):
+        for text, (_, masked), nbest in zip(
+            inputs, encoded, tr.translate_ids([ids for ids, _ in encoded]), strict=True
+        ):
             out: dict[str, Any] = {
-                "translation": tr.tgt_tok.decode(nbest[0].tokens),
+                "translation": masked.unmask(tr.tgt_tok.decode(nbest[0].tokens)),
                 "score": nbest[0].score,
                 "n_best": [
-                    {"translation": tr.tgt_tok.decode(h.tokens), "score": h.score} for h in nbest
+                    {"translation": masked.unmask(tr.tgt_tok.decode(h.tokens)), "score": h.score}
+                    for h in nbest
                 ],
             }
             if attention:

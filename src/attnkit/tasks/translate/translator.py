@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from attnkit.data import placeholders
+from attnkit.data.placeholders import Masked
 from attnkit.data.text import Tokenizer
 from attnkit.decoding import Hypothesis
 from attnkit.decoding.batched import DecodeConfig, decode_batched
@@ -19,7 +22,13 @@ from attnkit.specials import UNK_ID
 
 @dataclass
 class Translator:
-    """Source text in, hypotheses out: input checks, batching by length, greedy or beam search."""
+    """Source text in, hypotheses out: input checks, batching by length, greedy or beam search.
+
+    A run trained with placeholders (``data.placeholder_rate``; its tokenizers know ``⟦1⟧``)
+    masks numbers, symbols and what its source tokenizer cannot represent before encoding
+    (:meth:`mask`); the caller puts the spans back with :meth:`Masked.unmask`. Older runs
+    translate their input as it is.
+    """
 
     model: Seq2Seq | Transformer
     src_tok: Tokenizer
@@ -50,25 +59,48 @@ class Translator:
             self.model, src, self.decode, self.device, greedy=greedy, progress=progress
         )
 
+    @functools.cached_property
+    def uses_placeholders(self) -> bool:
+        """Whether both tokenizers keep the placeholders whole (a run trained with them)."""
+        return placeholders.supports(self.src_tok) and placeholders.supports(self.tgt_tok)
+
+    def mask(self, text: str) -> Masked:
+        """``text`` with placeholders for its numbers, symbols, URLs and words the source
+        tokenizer maps to ``<unk>`` (:func:`attnkit.data.placeholders.mask`); ``text`` itself,
+        with no spans, for a run trained without placeholders."""
+        if not self.uses_placeholders:
+            return Masked(text, {})
+        return placeholders.mask(text, unknown=lambda word: UNK_ID in self.src_tok.encode(word))
+
     def check_input(
         self, text: str, allow_unknown: bool = False, how_to_allow: str = "pass --allow-unknown"
     ) -> list[int]:
-        """Encode one sentence, refusing empty, unknown-character and over-long input.
+        """The ids of :meth:`encode_input` (which raises on bad input)."""
+        return self.encode_input(text, allow_unknown, how_to_allow)[0]
 
-        ``how_to_allow`` completes the unknown-character message: how the caller's user asks
-        for ``allow_unknown`` (a CLI flag, a JSON field in ``attnkit serve``).
+    def encode_input(
+        self, text: str, allow_unknown: bool = False, how_to_allow: str = "pass --allow-unknown"
+    ) -> tuple[list[int], Masked]:
+        """Mask (:meth:`mask`) and encode one sentence, refusing empty, unknown-character and
+        over-long input; the ids and the masked text, whose ``unmask`` restores the output.
+
+        With placeholders, only what is left unmasked can be unknown: the punctuation around
+        a word, or spans past the eighth. ``how_to_allow`` completes the unknown-character
+        message: how the caller's user asks for ``allow_unknown`` (a CLI flag, a JSON field in
+        ``attnkit serve``).
 
         Raises:
             AttnkitError: empty text, characters the model never saw, too many tokens.
         """
         if not isinstance(text, str) or not text.strip():
             raise AttnkitError("empty input: give a sentence to translate")
-        ids = self.src_tok.encode(text.strip(), add_eos=True)
+        masked = self.mask(text.strip())
+        ids = self.src_tok.encode(masked.text, add_eos=True)
         if UNK_ID in ids and not allow_unknown:
             unknown = sorted(
                 {
                     p
-                    for p in self.src_tok.pieces(text.strip())
+                    for p in self.src_tok.pieces(masked.text)
                     if self.src_tok.piece_to_id(p) == UNK_ID
                 }
             )
@@ -81,7 +113,7 @@ class Translator:
                 f"input is {len(ids)} tokens long, over the limit of "
                 f"{self.decode.max_input_tokens}: split it into sentences"
             )
-        return ids
+        return ids, masked
 
     def attention_view(
         self, text: str, hyp: Hypothesis
@@ -89,9 +121,12 @@ class Translator:
         """Source pieces, target pieces and the ``(Lt, Ls)`` attention of ``hyp`` (of ``text``).
 
         Row i holds how much target piece i attended to each source piece (``</s>`` included).
+        The model read placeholders where :meth:`mask` put them; such a piece shows the span it
+        stands for (``42`` where the model read ``⟦1⟧``), one piece however long the span.
         """
-        src_pieces = [*self.src_tok.pieces(text.strip()), "</s>"]
-        tgt_pieces = [self.tgt_tok.id_to_piece(i) for i in hyp.tokens]
+        masked = self.mask(text.strip())
+        src_pieces = [*map(masked.restore, self.src_tok.pieces(masked.text)), "</s>"]
+        tgt_pieces = [masked.restore(self.tgt_tok.id_to_piece(i)) for i in hyp.tokens]
         return src_pieces, tgt_pieces, hyp.attention[: len(tgt_pieces), : len(src_pieces)]
 
 
