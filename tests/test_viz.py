@@ -33,3 +33,12 @@ def test_cjk_font_missing_is_a_warning_not_an_error(monkeypatch):
     monkeypatch.setattr(font_manager.fontManager, "ttflist", [])  # as on a machine without it
     with pytest.warns(UserWarning, match="no CJK font"):
         assert viz.use_cjk_font() is False
+
+
+def test_attention_grid_draws_every_layer_and_head(tmp_path):
+    weights = torch.softmax(torch.randn(2, 3, 4, 5), dim=-1)  # (N, H, Lt, Ls)
+    path = tmp_path / "grid.png"
+    viz.plot_attention_grid(weights, list("abcde"), list("wxyz"), path, "title")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="do not match"):
+        viz.plot_attention_grid(weights, list("abcd"), list("wxyz"), tmp_path / "bad.png")

@@ -129,6 +129,46 @@ def plot_attention(
     plot_heatmap(weights, tgt_tokens, src_tokens, path, title, xlabel="source", ylabel="output")
 
 
+def plot_attention_grid(
+    weights: torch.Tensor | np.ndarray,
+    src_tokens: Sequence[str],
+    tgt_tokens: Sequence[str],
+    path: str | Path,
+    title: str | None = None,
+) -> None:
+    """Every layer's and head's attention, one small heatmap each: layers down, heads across.
+
+    Args:
+        weights: (N, H, Lt, Ls) attention of N layers with H heads each.
+        src_tokens: Ls labels (bottom row); tgt_tokens: Lt labels (left column).
+        path: PNG to write.
+    """
+    w = _as_array(weights)
+    if w.ndim != 4 or w.shape[2:] != (len(tgt_tokens), len(src_tokens)):
+        raise ValueError(
+            f"weights of shape {w.shape} do not match (layers, heads, {len(tgt_tokens)}, "
+            f"{len(src_tokens)})"
+        )
+    layers, heads, rows, cols = w.shape
+    cell_w, cell_h = max(2.0, 0.2 * cols + 0.8), max(1.8, 0.2 * rows + 0.8)
+    fig, axes = plt.subplots(
+        layers, heads, figsize=(cell_w * heads, cell_h * layers), squeeze=False
+    )
+    for n in range(layers):
+        for h in range(heads):
+            ax = axes[n][h]
+            ax.imshow(w[n, h], cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+            ax.set_title(f"layer {n + 1}, head {h + 1}", fontsize=8)
+            ax.set_xticks(range(cols), labels=list(src_tokens) if n == layers - 1 else [],
+                          rotation=90, fontsize=6)  # fmt: skip
+            ax.set_yticks(range(rows), labels=list(tgt_tokens) if h == 0 else [], fontsize=6)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_confusion(
     matrix: torch.Tensor | np.ndarray, labels: Sequence[str], path: str | Path
 ) -> None:

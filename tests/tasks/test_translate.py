@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from attnkit.cli import main
 from attnkit.data import parallel
@@ -212,3 +213,9 @@ def test_transformer_through_the_same_commands(tiny_corpus, tmp_path, capsys):
     assert main(["translate", "--model", str(run), "--plot", str(png), "dos tres"]) == 0
     assert capsys.readouterr().out.strip() == "two three"
     assert png.read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "attn.layers.png").read_bytes()[:4] == b"\x89PNG"  # every layer, head
+
+    (result,) = TASK.predict(open_run(run), ["dos tres"], attention=True, layer_attention=True)
+    layers = result["layer_attention"]  # (N, H, Lt, Ls): 1 layer, 2 heads, "two three", 3 pieces
+    assert layers.shape == (1, 2, 2, 3)
+    torch.testing.assert_close(layers[-1].mean(0), result["attention"])

@@ -47,6 +47,7 @@ def translate(
     results = TASK.predict(
         run, sentences, beam=beam, n_best=n_best, allow_unknown=allow_unknown,
         attention=plot is not None,
+        layer_attention=plot is not None,
     )  # fmt: skip
     for result in results:
         for hyp in result["n_best"]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from attnkit import log
 from attnkit.data import parallel
 from attnkit.data.batching import CollatedBatches, token_batches
 from attnkit.data.text import Tokenizer
@@ -156,12 +157,15 @@ class TranslateTask(Task):
         n_best: int = 1,
         allow_unknown: bool = False,
         attention: bool = False,
+        layer_attention: bool = False,
         how_to_allow: str = "pass --allow-unknown",
     ) -> list[dict[str, Any]]:
         """Translate sentences: each result has ``translation``, ``score`` and ``n_best``.
 
         With ``attention``, also ``source_tokens``, ``target_tokens`` and the best
-        hypothesis' ``attention`` as a ``(Lt, Ls)`` tensor.
+        hypothesis' ``attention`` as a ``(Lt, Ls)`` tensor (a Transformer's: its last layer's,
+        averaged over heads; with ``layer_attention`` also every layer's and head's, in
+        ``layer_attention``, ``(N, H, Lt, Ls)``).
 
         A run trained with placeholders passes numbers, symbols and what its tokenizer cannot
         represent through them (:meth:`Translator.mask`): "Tengo 3 gatos" is translated, the
@@ -176,7 +180,7 @@ class TranslateTask(Task):
         tr = self.translator(run).with_search(beam=beam, n_best=n_best)
         encoded = [tr.encode_input(t, allow_unknown, how_to_allow) for t in inputs]
         results = []
-        for text, (_, masked), nbest in zip(
+        for text, (ids, masked), nbest in zip(
             inputs, encoded, tr.translate_ids([ids for ids, _ in encoded]), strict=True
         ):
             out: dict[str, Any] = {
@@ -190,21 +194,23 @@ class TranslateTask(Task):
             if attention:
                 src, tgt, weights = tr.attention_view(text, nbest[0])
                 out.update(source_tokens=src, target_tokens=tgt, attention=weights)
+                if layer_attention:
+                    out["layer_attention"] = tr.layer_attention(ids, nbest[0])
             results.append(out)
         return results
 
     def plot(self, result: dict[str, Any], path: Path) -> None:
         """Save the attention of a :meth:`predict` result (made with ``attention=True``) as a
-        heatmap: target pieces down, source pieces across."""
-        from attnkit.viz import plot_attention
+        heatmap: target pieces down, source pieces across. A Transformer's result also gets
+        every layer and head, side by side, in ``<name>.layers.png`` beside ``path``."""
+        from attnkit.viz import plot_attention, plot_attention_grid
 
-        plot_attention(
-            result["attention"],
-            result["source_tokens"],
-            result["target_tokens"],
-            path,
-            title=result["translation"],
-        )
+        labels = (result["source_tokens"], result["target_tokens"])
+        plot_attention(result["attention"], *labels, path, title=result["translation"])
+        if result.get("layer_attention") is not None:
+            grid = Path(path).with_suffix(".layers.png")
+            plot_attention_grid(result["layer_attention"], *labels, grid, result["translation"])
+            log.info(f"every layer and head: {grid}")
 
 
 TASK = TranslateTask()

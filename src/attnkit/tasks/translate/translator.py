@@ -17,7 +17,7 @@ from attnkit.decoding.batched import DecodeConfig, decode_batched
 from attnkit.errors import AttnkitError
 from attnkit.models.seq2seq import Seq2Seq
 from attnkit.models.transformer import Transformer
-from attnkit.specials import UNK_ID
+from attnkit.specials import BOS_ID, UNK_ID
 
 
 @dataclass
@@ -128,6 +128,17 @@ class Translator:
         src_pieces = [*map(masked.restore, self.src_tok.pieces(masked.text)), "</s>"]
         tgt_pieces = [masked.restore(self.tgt_tok.id_to_piece(i)) for i in hyp.tokens]
         return src_pieces, tgt_pieces, hyp.attention[: len(tgt_pieces), : len(src_pieces)]
+
+    @torch.no_grad()
+    def layer_attention(self, ids: list[int], hyp: Hypothesis) -> torch.Tensor | None:
+        """Every decoder layer's and head's cross-attention ``(N, H, Lt, Ls)`` over the source
+        ``ids`` while producing ``hyp`` (a Transformer's; None for the RNN, which has one)."""
+        if not isinstance(self.model, Transformer):
+            return None
+        src = torch.tensor([ids], device=self.device)  # (1, Ls)
+        tgt_in = torch.tensor([[BOS_ID, *hyp.tokens]], device=self.device)  # (1, Lt + 1)
+        weights = self.model.cross_attention(src, torch.tensor([len(ids)]), tgt_in)
+        return weights[0, :, :, : len(hyp.tokens)].cpu()  # (N, H, Lt, Ls)
 
 
 __all__ = ["Translator"]
