@@ -368,6 +368,7 @@ class Transformer(nn.Module):
         self.decoder = nn.ModuleList(DecoderBlock(cfg) for _ in range(cfg.dec_layers))
         self.dec_norm = nn.LayerNorm(D)
         self.output = nn.Linear(D, tgt_vocab, bias=False)
+        self._positions = sinusoidal_positions(256, D)  # (L, D), grown on demand; not saved
         self._init_weights()
         if cfg.tie_embeddings:
             self.output.weight = self.tgt_embed.weight
@@ -390,9 +391,11 @@ class Transformer(nn.Module):
         vocabulary embed as <unk>."""
         ids = ids.masked_fill(ids >= table.num_embeddings, UNK_ID)
         x = table(ids) * math.sqrt(self.cfg.dim)  # (B, L, D)
-        return self.drop(
-            x + sinusoidal_positions(ids.size(1), self.cfg.dim, ids.device, start=start)
-        )
+        end = start + ids.size(1)
+        if self._positions.size(0) < end or self._positions.device != ids.device:
+            self._positions = sinusoidal_positions(max(end, 2 * self._positions.size(0)),
+                                                   self.cfg.dim, ids.device)  # fmt: skip
+        return self.drop(x + self._positions[start:end])  # (B, L, D)
 
     # ------------------------------------------------------------------ encoder
     def encode(self, src: Tensor, src_lengths: Tensor) -> TransformerEncoding:
