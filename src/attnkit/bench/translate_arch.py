@@ -144,17 +144,59 @@ def budget_steps(seconds: dict[str, float], budget_minutes: float, rnn_rate: flo
     }
 
 
-def table(results: dict[str, dict], seconds: dict[str, float], steps: dict[str, int]) -> list[str]:
+def target_tokens_per_step(overrides: list[str], batches: int = 3) -> float:
+    """Mean target tokens in the batches :func:`step_seconds` times."""
+    from attnkit.config import load_config
+    from attnkit.paths import repo_configs_dir, runs_dir
+    from attnkit.tasks import get_task
+
+    task = get_task("translate")
+    cfg = load_config(task.config_class, repo_configs_dir() / VARIANTS["rnn"].config, overrides)
+    prepared = task.prepare(cfg, runs_dir() / "bench-translate-arch-timing", reuse=True)
+    data = [b for _, b in zip(range(batches), prepared.batches(0), strict=False)]
+    return sum(int((b["tgt_out"] != 0).sum()) for b in data) / len(data)
+
+
+def decode_speed(runs: dict[str, Path], sentences: int = 200) -> dict[str, dict[str, float]]:
+    """Sentences per CPU second of each run on the first ``sentences`` test verses, greedy and
+    beam 5 (one thread, CPU time, the runs interleaved)."""
+    from attnkit.data import parallel
+    from attnkit.tasks import open_run
+
+    translators, sources = {}, {}
+    for name, run_dir in runs.items():
+        run = open_run(run_dir, task="translate", device="cpu")
+        translators[name] = run.task.translator(run)
+        pairs = parallel.load_split(run.config.data.corpus, "test")[:sentences]
+        tr = translators[name]
+        sources[name] = parallel.encode_pairs(pairs, tr.src_tok, tr.tgt_tok).src
+    speed: dict[str, dict[str, float]] = {name: {} for name in runs}
+    for mode, beam in (("greedy", 1), ("beam5", 5)):
+        for name, tr in translators.items():
+            search = tr.with_search(beam=beam)
+            t0 = time.process_time()
+            search.translate_ids(sources[name], greedy=beam == 1)
+            speed[name][mode] = len(sources[name]) / (time.process_time() - t0)
+    return speed
+
+
+def table(
+    results: dict[str, dict],
+    seconds: dict[str, float],
+    tokens: float,
+    speed: dict[str, dict[str, float]],
+) -> list[str]:
     head = (
-        f"{'variant':<20}{'params':>9}{'step s':>8}{'updates':>9}{'dev BLEU':>9}"
-        f"{'test BLEU':>10}{'chrF':>7}{'beam5 sent/s':>13}"
+        f"{'variant':<20}{'params':>8}{'CPU s/step':>11}{'tok/CPU s':>10}{'updates':>8}"
+        f"{'dev BLEU':>9}{'test BLEU':>10}{'chrF':>7}{'greedy/s':>9}{'beam5/s':>8}"
     )
     lines = [head, "-" * len(head)]
     for name, r in results.items():
         lines.append(
-            f"{name:<20}{r['meta']['parameters'] / 1e6:>8.2f}M{seconds[name]:>8.2f}"
-            f"{steps[name]:>9,}{r['train']['best_bleu']:>9.2f}{r['test']['bleu']:>10.2f}"
-            f"{r['test']['chrf']:>7.2f}{r['test']['sentences_per_second']:>13.1f}"
+            f"{name:<20}{r['meta']['parameters'] / 1e6:>7.2f}M{seconds[name]:>11.2f}"
+            f"{tokens / seconds[name]:>10,.0f}{r['config']['train']['max_steps']:>8,}"
+            f"{r['train']['best_bleu']:>9.2f}{r['test']['bleu']:>10.2f}{r['test']['chrf']:>7.2f}"
+            f"{speed[name]['greedy']:>9.1f}{speed[name]['beam5']:>8.1f}"
         )
     return lines
 
@@ -193,15 +235,21 @@ def main(argv: list[str] | None = None) -> int:
         results[v.name] = run_variant(
             "translate", Variant(v.name, (*v.overrides, *budget), v.config), out, common
         )
+    torch.set_num_threads(args.timing_threads)
+    tokens = target_tokens_per_step(common)
+    speed = decode_speed({name: out / name for name in results})
     report(
         "translate-arch",
         args,
         started,
-        table(results, seconds, steps),
+        table(results, seconds, tokens, speed),
         budget_minutes=args.budget_minutes,
         rnn_steps_per_minute=args.rnn_steps_per_minute,
         timing_threads=args.timing_threads,
         step_seconds=seconds,
+        target_tokens_per_step=tokens,
+        target_tokens_per_cpu_second={name: tokens / seconds[name] for name in results},
+        sentences_per_cpu_second=speed,
         updates=steps,
         results=results,
     )
@@ -211,4 +259,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["VARIANTS", "budget_steps", "main", "step_seconds"]
+__all__ = ["VARIANTS", "budget_steps", "decode_speed", "main", "step_seconds"]

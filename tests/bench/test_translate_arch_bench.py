@@ -1,0 +1,38 @@
+"""bench translate-arch: a time budget becomes each variant's updates from step-time ratios,
+measured once and reused by later (or parallel) invocations."""
+
+import json
+
+import pytest
+
+from attnkit.bench import translate_arch
+
+
+def test_budget_scales_updates_by_the_step_time_ratio():
+    seconds = {"rnn": 1.5, "transformer": 3.0, "transformer_gated": 4.5}
+    steps = translate_arch.budget_steps(seconds, 15, 1001 / 15)
+    assert steps == {"rnn": 1001, "transformer": 500, "transformer_gated": 334}
+    assert translate_arch.budget_steps(seconds, 5, 1001 / 15)["rnn"] == 334
+
+
+def test_timings_are_measured_once_and_a_new_variant_is_scaled_to_the_stored_rnn(
+    tmp_path, monkeypatch
+):
+    calls = []
+
+    def fake(variants, overrides):
+        calls.append([v.name for v in variants])
+        # this machine runs everything twice as slowly as when the file was written
+        return {
+            v.name: {"rnn": 2.0, "transformer_dropout0": 3.0}.get(v.name, 4.0) for v in variants
+        }
+
+    monkeypatch.setattr(translate_arch, "step_seconds", fake)
+    path = tmp_path / "t.json"
+    stored = {name: 1.0 for name in translate_arch.VARIANTS if name != "transformer_dropout0"}
+    path.write_text(json.dumps({"step_seconds": stored}))
+    seconds = translate_arch.measured_once(path, [], 1)
+    assert calls == [["rnn", "transformer_dropout0"]]  # only what was missing, beside the RNN
+    assert seconds["transformer_dropout0"] == pytest.approx(1.5)  # 3.0 x (1.0 / 2.0)
+    assert seconds["rnn"] == 1.0  # the stored anchor is kept
+    assert translate_arch.measured_once(path, [], 1) == seconds and len(calls) == 1
