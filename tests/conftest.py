@@ -4,6 +4,7 @@ trained runs of the tasks on small real or synthetic fixtures."""
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -142,6 +143,26 @@ def write_pku_heldout() -> None:
     folder = dataset_dir("pku-1998")
     folder.mkdir(parents=True)
     (folder / "199801.txt").write_bytes(PKU_HELDOUT.read_bytes())
+
+
+CORRECT_FIXTURE = FIXTURES / "correct"  # folder -> the registry dataset it stands in for
+CORRECT_DATASETS = {"bible": "bible-es-en", "debian": "debian-descriptions", "aclsum": "aclsum",
+                    "codespell": "codespell", "wamerican": "wamerican",
+                    "frequencies": "word-frequencies"}  # fmt: skip
+
+
+def write_tiny_correction() -> None:
+    """The spelling-correction corpora of ``tests/data/fixtures/correct`` in this cache: 420
+    templated sentences (Bible, Debian, ACL stand-ins), a small codespell, ``wamerican`` and
+    frequency list."""
+    for folder, name in CORRECT_DATASETS.items():
+        shutil.copytree(CORRECT_FIXTURE / folder, dataset_dir(name))
+
+
+@pytest.fixture
+def tiny_correction():
+    """The spelling-correction fixture corpora in this test's cache."""
+    write_tiny_correction()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ module             commands
 ``translate``      ``translate``
 ``summarize``      ``summarize``
 ``babi``           ``babi`` (a question about a story, each hop's memories)
+``correct``        ``correct`` (spelling in context; ``--diff``, ``--explain``: the hops)
 ``tag``            ``tag`` (raw text through a ``segtag`` run, or words)
 ``classify``       ``classify``, ``explain``
 ``bench``          ``bench NAME`` (``bench.BENCHMARKS``: attention, translate, ...)
@@ -35,7 +36,8 @@ from attnkit.cli.app import app
 from attnkit.errors import AttnkitError
 
 # Importing a command module registers its commands; this order is the order of `--help`.
-COMMAND_MODULES = ("runs", "demo", "translate", "summarize", "babi", "tag", "classify", "bench")
+COMMAND_MODULES = ("runs", "demo", "translate", "summarize", "babi", "correct", "tag", "classify",
+                   "bench")  # fmt: skip
 for _module in COMMAND_MODULES:
     importlib.import_module(f"attnkit.cli.{_module}")
 

@@ -21,6 +21,7 @@ BENCHMARKS = {
     "segtag": "Raw Chinese text: the joint model vs jieba + the word tagger vs jieba (--help)",
     "summarize": "Pointer-generator with and without coverage vs the Lead baselines (--help)",
     "babi": "MemN2N on the 20 bAbI-style tasks: per-task test error, 1k and 10k, seeds (--help)",
+    "correct": "The memory-network corrector vs pyspellchecker, symspellpy, leaving as is (--help)",
     "corpora": "The size of every corpus and its splits (the README's counts)",
     "decode-guard": "Dev BLEU of translation runs with and without the loop guard (--help)",
     "serve": "attnkit serve under load, 1-64 clients: batching vs one at a time (--help)",

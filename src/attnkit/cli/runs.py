@@ -71,7 +71,7 @@ def _clear_run_folder(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
 @app.command()
 def train(
     task: Annotated[
-        str, typer.Argument(help="translate | tag | segtag | classify | summarize | babi")
+        str, typer.Argument(help="translate | tag | segtag | classify | summarize | babi | correct")
     ],
     config: Annotated[Path | None, typer.Option(help="YAML config (default: configs/)")] = None,
     set_: Annotated[

@@ -70,6 +70,21 @@ DATASETS: dict[str, DatasetSpec] = {
         "Debian manual pages' DESCRIPTION -> NAME line summary (~5k pairs, summarization)",
         "Debian: manpages, manpages-dev, coreutils, git-man, perl-doc, ... (41 packages)",
     ),
+    "codespell": DatasetSpec(
+        "correction:fetch_codespell",
+        "codespell's misspelling -> correction pairs (~65k lines; spelling correction)",
+        "PyPI: codespell==2.4.3 (codespell_lib/data/dictionary.txt, CC BY-SA 3.0)",
+    ),
+    "wamerican": DatasetSpec(
+        "correction:fetch_wamerican",
+        "American English word list (~104k words; spelling-correction candidates)",
+        "Debian: wamerican (/usr/share/dict/american-english)",
+    ),
+    "word-frequencies": DatasetSpec(
+        "correction:fetch_frequencies",
+        "English word frequencies (82,765 SCOWL words, Google Books counts; ranks candidates)",
+        "PyPI: symspellpy==6.9.0 (symspellpy/frequency_dictionary_en_82_765.txt)",
+    ),
     "joeynmt": DatasetSpec(
         "assets:fetch_joeynmt",
         "JoeyNMT 2.3.0's code, the peer of `attnkit bench translate` (not a corpus)",

@@ -12,11 +12,12 @@ module            what
 ``classify``      Fashion-MNIST with squeeze-and-excitation ResNets
 ``summarize``     pointer-generator summarization with coverage (Debian descriptions)
 ``babi``          bAbI-style question answering with end-to-end memory networks (MemN2N)
+``correct``       context-aware spelling correction with a memory network (MemN2N hops)
 ================  =====================================================================
 
 Example:
     >>> sorted(TASKS)
-    ['babi', 'classify', 'segtag', 'summarize', 'tag', 'translate']
+    ['babi', 'classify', 'correct', 'segtag', 'summarize', 'tag', 'translate']
     >>> get_task("tag").default_config
     'tag_pku.yaml'
 """
@@ -37,6 +38,7 @@ TASKS: dict[str, str] = {
     "classify": "attnkit.tasks.classify",
     "summarize": "attnkit.tasks.summarize",
     "babi": "attnkit.tasks.babi",
+    "correct": "attnkit.tasks.correct",
 }
 """Task name -> the package whose ``TASK`` object implements it."""
 
