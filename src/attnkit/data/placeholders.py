@@ -18,8 +18,8 @@ Example:
     'Tengo ⟦1⟧ gatos y ⟦2⟧ perros; ⟦1⟧ son negros.'
     >>> masked.unmask("I have ⟦1⟧ cats and ⟦2⟧ dogs; ⟦1⟧ are black.")
     'I have 3 cats and 12 dogs; 3 are black.'
-    >>> augment_pairs([("Y David dijo", "And David said")], 1.0, seed=0)
-    [('Y ⟦1⟧ dijo', 'And ⟦1⟧ said')]
+    >>> augment_pairs([("Y David dijo", "And David said")], 1.0, seed=0)  # first number drawn
+    [('Y ⟦4⟧ dijo', 'And ⟦4⟧ said')]
 """
 
 from __future__ import annotations
