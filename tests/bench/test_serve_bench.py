@@ -33,7 +33,8 @@ def test_serve_bench_writes_every_level_without_failures(tiny_translate_run, use
     for ratio in record["ratios"]:
         n = ratio["clients"]
         want = by["batching", n]["requests_per_s"] / by["one_at_a_time", n]["requests_per_s"]
-        assert ratio["requests_per_s"] == pytest.approx(want, rel=1e-3)
+        # the rates are rounded to 0.01 req/s and the ratio to 3 decimals (abs 5e-4)
+        assert ratio["requests_per_s"] == pytest.approx(want, rel=2e-3, abs=6e-4)
     overload = record["overload"]
     assert overload["queue_size"] == overload["batching"]["queue_size"] == 1
     assert overload["requests"] == 12

@@ -218,7 +218,7 @@ def load(server: Server, bodies: Sequence[bytes], clients: int, timeout: float) 
         "requests": len(done),
         "ok": len(ok),
         "failed": dict(sorted(failed.items())),
-        "seconds": round(seconds, 3),
+        "seconds": round(seconds, 4),  # a level of a tiny test run can take 40 ms
         "requests_per_s": round(len(ok) / seconds, 2),
         "latency_ms": {
             q: None if (v := percentile(ok, p)) is None else round(1e3 * v, 1)
