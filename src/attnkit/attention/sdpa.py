@@ -4,7 +4,8 @@
 
 * **fused**: :func:`torch.nn.functional.scaled_dot_product_attention`, used when the weights
   are not asked; the no-mask call does almost no Python work.
-* **eager**: explicit ``softmax(QK^T)V``, used when ``return_weights=True``.
+* **eager**: explicit ``softmax(QK^T)V``, used when ``return_weights=True`` (and in place of the
+  fused kernel on CPU in bf16 / fp16 for keys <= 256, where it is faster).
 * **chunked**: online softmax over blocks of keys (Milakov & Gimelshein 2018; FlashAttention,
   Dao et al. 2022), used when ``chunk_size`` is given. Forward and backward keep only
   ``O(Lq * chunk_size)`` scores per (batch, head) alive: the backward recomputes each block
@@ -104,10 +105,8 @@ def scaled_dot_product_attention(
     if Hkv == 0 or H % Hkv:
         raise ValueError(f"query heads H={H} must be a multiple of key/value heads Hkv={Hkv}")
 
-    if chunk_size is None and not return_weights and Lk > 0 and _eager_is_faster(q, Lk):
-        return _fused_as_eager(q, k, v, mask, causal, dropout_p, scale)
-
-    if chunk_size is None and mask is None and not return_weights and Lk > 0:
+    eager = chunk_size is None and Lk > 0 and (return_weights or _eager_is_faster(q, Lk))
+    if chunk_size is None and mask is None and not eager and Lk > 0:
         # Fast path: nothing to build, hand straight to the fused kernel.
         if not causal or Lq == 1:  # a single query sees every key (bottom-right alignment)
             out = _sdpa(q, k, v, dropout_p=dropout_p, scale=scale, enable_gqa=Hkv != H)
@@ -136,8 +135,9 @@ def scaled_dot_product_attention(
         out = q.new_zeros((B, H, Lq, v.shape[-1]))
         return out, (q.new_zeros((B, H, Lq, 0)) if return_weights else None)
 
-    if return_weights:
-        return _eager(q, k, v, mask, dropout_p, scale)
+    if eager:
+        out, weights = _eager(q, k, v, mask, dropout_p, scale)
+        return out, (weights if return_weights else None)
 
     # Fused path with a mask: rows with no visible key are opened for the kernel (so no
     # backend can produce NaN) and zeroed afterwards.
@@ -161,26 +161,6 @@ def _eager_is_faster(q: Tensor, Lk: int) -> bool:
         and q.dtype in _LOW_PRECISION
         and Lk <= 256
     )
-
-
-def _fused_as_eager(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    mask: Tensor | None,
-    causal: bool,
-    dropout_p: float,
-    scale: float | None,
-) -> tuple[Tensor, None]:
-    """The eager path standing in for the fused one (same masking rules, weights dropped)."""
-    B, H, Lq, _ = q.shape
-    Lk = k.shape[2]
-    if mask is not None:
-        mask = _check_mask(mask, B, H, Lq, Lk)
-    if causal and Lq > 1:
-        cm = causal_mask(Lq, Lk, device=q.device)  # (Lq, Lk)
-        mask = cm if mask is None else mask & cm
-    return _eager(q, k, v, mask, dropout_p, scale)[0], None
 
 
 EAGER_ON_CPU_LOW_PRECISION = True
