@@ -186,7 +186,7 @@ def test_onnx_export_of_other_tasks_is_a_clear_error(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
     (tmp_path / "meta.json").write_text(json.dumps({"task": "tag"}))
     assert main(["export", "--model", str(tmp_path)]) == 1
-    assert "'tag' model; ONNX export exists for classify models" in capsys.readouterr().err
+    assert "'tag' model; ONNX export exists for classify and translate models" in capsys.readouterr().err
 
 
 def test_onnx_bench_scores_the_runs_test_split(run_dir, fmnist_root, tmp_path):

@@ -178,7 +178,7 @@ class MultiHeadAttention(nn.Module):
         if query.dim() != 3 or query.shape[-1] != self.embed_dim:
             raise ValueError(f"query must be (B, Lq, {self.embed_dim}), got {tuple(query.shape)}")
         B, Lq, _ = query.shape
-        H, Hkv, D = self.num_heads, self.num_kv_heads, self.head_dim
+        H, D = self.num_heads, self.head_dim
         q = self.q_proj(query).view(B, Lq, H, D).transpose(1, 2)  # (B, H, Lq, D)
         if cache is not None and cache.static and cache.filled:
             k, v = cache.k, cache.v  # (B, Hkv, Lk, D)
@@ -193,9 +193,7 @@ class MultiHeadAttention(nn.Module):
                 raise ValueError(
                     f"value must be (B, Lk={key.shape[1]}, {self.vdim}), got {tuple(value.shape)}"
                 )
-            Lk = key.shape[1]
-            k = self.k_proj(key).view(B, Lk, Hkv, D).transpose(1, 2)  # (B, Hkv, Lk, D)
-            v = self.v_proj(value).view(B, Lk, Hkv, D).transpose(1, 2)  # (B, Hkv, Lk, D)
+            k, v = self.project_kv(key, value)  # (B, Hkv, Lk, D) each
             if cache is not None:
                 k, v = cache.update(k, v)  # (B, Hkv, L_cached + Lk, D)
         out, weights = scaled_dot_product_attention(
@@ -209,6 +207,22 @@ class MultiHeadAttention(nn.Module):
         )  # (B, H, Lq, D)
         out = out.transpose(1, 2).reshape(B, Lq, self.embed_dim)  # (B, Lq, E)
         return self.out_proj(out), weights
+
+    def project_kv(self, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys ``(B, Lk, kdim)`` and values ``(B, Lk, vdim)`` projected and split into heads:
+        ``(B, Hkv, Lk, D)`` each, what a :class:`KVCache` stores (a static cache can be filled
+        from it ahead of decoding, as an exported decoder step's inputs are).
+
+        Example:
+            >>> mha = MultiHeadAttention(8, 4, num_kv_heads=2)
+            >>> [t.shape for t in mha.project_kv(torch.randn(3, 5, 8), torch.randn(3, 5, 8))]
+            [torch.Size([3, 2, 5, 2]), torch.Size([3, 2, 5, 2])]
+        """
+        B, Lk, _ = key.shape
+        Hkv, D = self.num_kv_heads, self.head_dim
+        k = self.k_proj(key).view(B, Lk, Hkv, D).transpose(1, 2)  # (B, Hkv, Lk, D)
+        v = self.v_proj(value).view(B, Lk, Hkv, D).transpose(1, 2)  # (B, Hkv, Lk, D)
+        return k, v
 
     @classmethod
     def from_torch(cls, mha: nn.MultiheadAttention) -> MultiHeadAttention:

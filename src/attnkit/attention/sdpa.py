@@ -140,9 +140,10 @@ def scaled_dot_product_attention(
         return out, (weights if return_weights else None)
 
     # Fused path with a mask: rows with no visible key are opened for the kernel (so no
-    # backend can produce NaN) and zeroed afterwards.
+    # backend can produce NaN) and zeroed afterwards (always, in a traced graph: the shortcut
+    # is a data-dependent branch).
     has_key = mask.any(dim=-1, keepdim=True)  # (B|1, H|1, Lq|1, 1)
-    if bool(has_key.all()):
+    if not torch.compiler.is_exporting() and bool(has_key.all()):
         out = _sdpa(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale,
                     enable_gqa=Hkv != H)  # fmt: skip
         return out, None
@@ -201,7 +202,7 @@ def _eager(
         # A finite fill keeps fully-masked rows finite (uniform), zeroed below.
         scores = scores.masked_fill_(~mask, torch.finfo(scores.dtype).min)
         has_key = mask.any(dim=-1, keepdim=True)  # (B|1, H|1, Lq|1, 1)
-        if bool(has_key.all()):
+        if not torch.compiler.is_exporting() and bool(has_key.all()):  # traced: keep the fill
             has_key = None
     weights = torch.softmax(scores, dim=-1)  # (B, H, Lq, Lk)
     if has_key is not None:

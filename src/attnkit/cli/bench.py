@@ -28,6 +28,7 @@ BENCHMARKS = {
     "passthrough": "Numbers and names that reach translations of modern sentences (--help)",
     "translate-arch": "RNN vs Transformer (+ gating ablation) at the same budget (--help)",
     "kv-cache": "Transformer greedy decoding with the KV cache vs recomputing the prefix (--help)",
+    "onnx-translate": "Exported translators: test-split parity and speed vs PyTorch (--help)",
 }
 
 

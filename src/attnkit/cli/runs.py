@@ -135,20 +135,27 @@ def eval_(
 @app.command()
 def export(
     model: ModelOption,
-    out: Annotated[Path, typer.Option(help="ONNX file to write")] = Path("model.onnx"),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="ONNX file (classify; default model.onnx) or folder (translate)"),
+    ] = None,
 ) -> None:
-    """Export a trained model to ONNX and check it against PyTorch with onnxruntime."""
+    """Export a trained model to ONNX and check it against PyTorch with onnxruntime.
+
+    A classifier becomes one file; a translator a folder with its encoder, one decoder step,
+    its tokenizers and search settings (run it with ``attnkit translate --onnx DIR``)."""
     from attnkit.export import require_onnx
     from attnkit.tasks import get_task, open_run, task_of_run
 
     task = get_task(task_of_run(model))
     if not task.exports_onnx:
         raise AttnkitError(
-            f"{model} holds a {task.name!r} model; ONNX export exists for classify models "
-            "(beam search and the CRF's Viterbi loop stay in PyTorch)"
+            f"{model} holds a {task.name!r} model; ONNX export exists for classify and "
+            "translate models"
         )
     require_onnx()  # name a missing extra before the model loads
-    echo_json(task.export_onnx(open_run(model), out))
+    default = Path("model.onnx") if task.name == "classify" else Path(f"{task.name}-onnx")
+    echo_json(task.export_onnx(open_run(model), out or default))
 
 
 @app.command()

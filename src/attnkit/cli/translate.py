@@ -36,6 +36,9 @@ def translate(
     n_best: Annotated[int, typer.Option(help="hypotheses per sentence")] = 1,
     plot: Annotated[Path | None, typer.Option(help="attention PNG of the first sentence")] = None,
     allow_unknown: Annotated[bool, typer.Option(help="translate unseen chars as <unk>")] = False,
+    onnx: Annotated[
+        Path | None, typer.Option(help="translate with an `attnkit export` folder (onnxruntime)")
+    ] = None,
 ) -> None:
     """Translate sentences with a trained model (attention heatmap with --plot)."""
     from attnkit.paths import runs_dir
@@ -43,9 +46,18 @@ def translate(
     from attnkit.tasks.translate import TASK
 
     sentences = read_inputs(texts, "sentences")
-    run = open_run(model or runs_dir() / "translate", task="translate")
-    results = TASK.predict(
-        run, sentences, beam=beam, n_best=n_best, allow_unknown=allow_unknown,
+    if onnx is not None and model is not None:
+        raise AttnkitError("give --model (a run) or --onnx (an exported folder), not both")
+    if onnx is not None:
+        from attnkit.export import require_onnx
+        from attnkit.tasks.translate.onnx_runtime import load_onnx_translator
+
+        require_onnx()
+        translator = load_onnx_translator(onnx)
+    else:
+        translator = TASK.translator(open_run(model or runs_dir() / "translate", task="translate"))
+    results = translator.predict(
+        sentences, beam=beam, n_best=n_best, allow_unknown=allow_unknown,
         attention=plot is not None,
         layer_attention=plot is not None,
     )  # fmt: skip

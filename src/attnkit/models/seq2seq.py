@@ -362,7 +362,19 @@ class Seq2Seq(nn.Module):
         # h_n: (enc_layers * 2, B, H/2); the last layer's two directions -> (B, H)
         last = torch.cat([h_n[-2], h_n[-1]], dim=-1)
         last_cell = None if c_n is None else torch.cat([c_n[-2], c_n[-1]], dim=-1)
-        mask = torch.arange(Ls, device=src.device)[None, :] < src_lengths.to(src.device)[:, None]
+        return self.finish_encoding(states, src_lengths, last, last_cell)
+
+    def finish_encoding(
+        self, states: Tensor, src_lengths: Tensor, last: Tensor, last_cell: Tensor | None = None
+    ) -> EncoderOutput:
+        """The :class:`EncoderOutput` of the recurrent encoder's ``states`` (B, Ls, H) and
+        final states ``last`` / ``last_cell`` (B, H): the source mask, the optional
+        self-attention layer, the projected keys. (An exported encoder runs the RNN its own
+        way and finishes here.)"""
+        Ls = states.size(1)
+        mask = (
+            torch.arange(Ls, device=states.device)[None, :] < src_lengths.to(states.device)[:, None]
+        )
         if self.self_attn is not None:
             assert self.self_attn_norm is not None
             sa, _ = self.self_attn(states, mask=mask[:, None, None, :])  # (B, Ls, H)

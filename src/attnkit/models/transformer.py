@@ -386,16 +386,25 @@ class Transformer(nn.Module):
                 with torch.no_grad():
                     module.weight[PAD_ID].zero_()
 
-    def _embed(self, table: nn.Embedding, ids: Tensor, start: int = 0) -> Tensor:
+    def _embed(self, table: nn.Embedding, ids: Tensor, start: int | Tensor = 0) -> Tensor:
         """(B, L) ids -> (B, L, D): scaled embeddings plus positions ``start..``; ids past the
-        vocabulary embed as <unk>."""
+        vocabulary embed as <unk>. A (1,) tensor ``start`` (one step of a traced decoder, see
+        :meth:`reserve_positions`) reads its row of the table as it stands."""
         ids = ids.masked_fill(ids >= table.num_embeddings, UNK_ID)
         x = table(ids) * math.sqrt(self.cfg.dim)  # (B, L, D)
+        if isinstance(start, Tensor):
+            return self.drop(x + self._positions.index_select(0, start))  # (B, 1, D)
         end = start + ids.size(1)
         if self._positions.size(0) < end or self._positions.device != ids.device:
             self._positions = sinusoidal_positions(max(end, 2 * self._positions.size(0)),
                                                    self.cfg.dim, ids.device)  # fmt: skip
         return self.drop(x + self._positions[start:end])  # (B, L, D)
+
+    def reserve_positions(self, length: int) -> None:
+        """Make the position table hold at least ``length`` rows (a traced graph keeps the
+        table it sees, so an exported decoder step reaches only that far)."""
+        if self._positions.size(0) < length:
+            self._positions = sinusoidal_positions(length, self.cfg.dim, self._positions.device)
 
     # ------------------------------------------------------------------ encoder
     def encode(self, src: Tensor, src_lengths: Tensor) -> TransformerEncoding:

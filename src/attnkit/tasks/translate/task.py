@@ -15,7 +15,6 @@ from attnkit import log
 from attnkit.data import parallel
 from attnkit.data.batching import CollatedBatches, token_batches
 from attnkit.data.text import Tokenizer
-from attnkit.errors import AttnkitError
 from attnkit.metrics import bleu, bleu_signature, chrf, copy_recall, repeated_run_share
 from attnkit.models.losses import label_smoothed_cross_entropy
 from attnkit.models.seq2seq import Seq2Seq
@@ -40,6 +39,7 @@ class TranslateTask(Task):
     name = "translate"
     config_class = Config
     default_config = "translate_es_en.yaml"
+    exports_onnx = True
 
     # ----- training ---------------------------------------------------------------------------
     def prepare(self, cfg: Config, run_dir: Path, *, reuse: bool) -> Prepared:
@@ -175,29 +175,22 @@ class TranslateTask(Task):
             AttnkitError: no sentence, an empty or unknown-character or over-long sentence,
                 a bad beam / n-best.
         """
-        if not inputs:
-            raise AttnkitError("empty input: give a sentence to translate")
-        tr = self.translator(run).with_search(beam=beam, n_best=n_best)
-        encoded = [tr.encode_input(t, allow_unknown, how_to_allow) for t in inputs]
-        results = []
-        for text, (ids, masked), nbest in zip(
-            inputs, encoded, tr.translate_ids([ids for ids, _ in encoded]), strict=True
-        ):
-            out: dict[str, Any] = {
-                "translation": masked.unmask(tr.tgt_tok.decode(nbest[0].tokens)),
-                "score": nbest[0].score,
-                "n_best": [
-                    {"translation": masked.unmask(tr.tgt_tok.decode(h.tokens)), "score": h.score}
-                    for h in nbest
-                ],
-            }
-            if attention:
-                src, tgt, weights = tr.attention_view(text, nbest[0])
-                out.update(source_tokens=src, target_tokens=tgt, attention=weights)
-                if layer_attention:
-                    out["layer_attention"] = tr.layer_attention(ids, nbest[0])
-            results.append(out)
-        return results
+        return self.translator(run).predict(
+            inputs,
+            beam=beam,
+            n_best=n_best,
+            allow_unknown=allow_unknown,
+            attention=attention,
+            layer_attention=layer_attention,
+            how_to_allow=how_to_allow,
+        )
+
+    def export_onnx(self, run: Run, out: Path) -> dict[str, Any]:
+        """The encoder and one decoder step as ONNX in the folder ``out``, checked against
+        PyTorch (:func:`attnkit.tasks.translate.onnx_export.export_translator`)."""
+        from attnkit.tasks.translate.onnx_export import export_translator
+
+        return export_translator(run, out)
 
     def plot(self, result: dict[str, Any], path: Path) -> None:
         """Save the attention of a :meth:`predict` result (made with ``attention=True``) as a

@@ -6,13 +6,14 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from attnkit.data import placeholders
 from attnkit.data.placeholders import Masked
 from attnkit.data.text import Tokenizer
-from attnkit.decoding import Hypothesis
+from attnkit.decoding import Hypothesis, StepDecoder
 from attnkit.decoding.batched import DecodeConfig, decode_batched
 from attnkit.errors import AttnkitError
 from attnkit.models.seq2seq import Seq2Seq
@@ -30,7 +31,7 @@ class Translator:
     translate their input as it is.
     """
 
-    model: Seq2Seq | Transformer
+    model: Seq2Seq | Transformer | StepDecoder  # a StepDecoder: an exported graph's runtime
     src_tok: Tokenizer
     tgt_tok: Tokenizer
     decode: DecodeConfig
@@ -58,6 +59,44 @@ class Translator:
         return decode_batched(
             self.model, src, self.decode, self.device, greedy=greedy, progress=progress
         )
+
+    def predict(
+        self,
+        inputs: Sequence[str],
+        *,
+        beam: int | None = None,
+        n_best: int = 1,
+        allow_unknown: bool = False,
+        attention: bool = False,
+        layer_attention: bool = False,
+        how_to_allow: str = "pass --allow-unknown",
+    ) -> list[dict[str, Any]]:
+        """Translate sentences: what :meth:`TranslateTask.predict
+        <attnkit.tasks.translate.task.TranslateTask.predict>` returns for a run (the same
+        for a translator exported to ONNX)."""
+        if not inputs:
+            raise AttnkitError("empty input: give a sentence to translate")
+        tr = self.with_search(beam=beam, n_best=n_best)
+        encoded = [tr.encode_input(t, allow_unknown, how_to_allow) for t in inputs]
+        results = []
+        for text, (ids, masked), nbest in zip(
+            inputs, encoded, tr.translate_ids([ids for ids, _ in encoded]), strict=True
+        ):
+            out: dict[str, Any] = {
+                "translation": masked.unmask(tr.tgt_tok.decode(nbest[0].tokens)),
+                "score": nbest[0].score,
+                "n_best": [
+                    {"translation": masked.unmask(tr.tgt_tok.decode(h.tokens)), "score": h.score}
+                    for h in nbest
+                ],
+            }
+            if attention:
+                src, tgt, weights = tr.attention_view(text, nbest[0])
+                out.update(source_tokens=src, target_tokens=tgt, attention=weights)
+                if layer_attention:
+                    out["layer_attention"] = tr.layer_attention(ids, nbest[0])
+            results.append(out)
+        return results
 
     @functools.cached_property
     def uses_placeholders(self) -> bool:
