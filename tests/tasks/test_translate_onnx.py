@@ -6,14 +6,13 @@ import json
 
 import pytest
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnkit.cli import main
 from attnkit.decoding.batched import DecodeConfig, decode_batched
 from attnkit.errors import AttnkitError
 from attnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from attnkit.models.transformer import Transformer, TransformerConfig
-from attnkit.tasks.translate.onnx_graphs import EncoderGraph, StepGraph, UnpackedBiGRU, graph_spec
+from attnkit.tasks.translate.onnx_graphs import EncoderGraph, StepGraph, graph_spec
 
 V = 30
 SOURCES = [[5, 6, 7, 8, 9, 3], [7, 3], [4, 12, 3], [9, 9, 8, 7, 6, 5, 4, 11, 3], [13, 3]]
@@ -37,20 +36,6 @@ def _models() -> dict[str, Seq2Seq | Transformer]:
             tgt_vocab=V,
         ),
     }
-
-
-def test_unpacked_bigru_equals_the_packed_one():
-    """Each direction run unpacked, the backward one over rows reversed within their length,
-    gives pad_packed_sequence's outputs (zeros past each length) and the final states."""
-    torch.manual_seed(0)
-    rnn = torch.nn.GRU(5, 4, num_layers=2, batch_first=True, bidirectional=True).eval()
-    x, lengths = torch.randn(3, 6, 5), torch.tensor([6, 2, 4])
-    with torch.no_grad():
-        packed, h_n = rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
-        want, _ = pad_packed_sequence(packed, batch_first=True, total_length=6)
-        got, last = UnpackedBiGRU(rnn)(x, lengths)
-    torch.testing.assert_close(got, want)
-    torch.testing.assert_close(last, torch.cat([h_n[-2], h_n[-1]], dim=-1))
 
 
 @pytest.mark.parametrize("arch", ["rnn", "transformer"])

@@ -137,21 +137,22 @@ def export(
     model: ModelOption,
     out: Annotated[
         Path | None,
-        typer.Option(help="ONNX file (classify; default model.onnx) or folder (translate)"),
+        typer.Option(help="ONNX file (classify; default model.onnx) or folder (translate, tag)"),
     ] = None,
 ) -> None:
     """Export a trained model to ONNX and check it against PyTorch with onnxruntime.
 
     A classifier becomes one file; a translator a folder with its encoder, one decoder step,
-    its tokenizers and search settings (run it with ``attnkit translate --onnx DIR``)."""
+    its tokenizers and search settings (run it with ``attnkit translate --onnx DIR``); a
+    tagger a folder with its emissions graph, CRF scores and vocabulary."""
     from attnkit.export import require_onnx
     from attnkit.tasks import get_task, open_run, task_of_run
 
     task = get_task(task_of_run(model))
     if not task.exports_onnx:
         raise AttnkitError(
-            f"{model} holds a {task.name!r} model; ONNX export exists for classify and "
-            "translate models"
+            f"{model} holds a {task.name!r} model; ONNX export exists for classify, "
+            "translate and tag models"
         )
     require_onnx()  # name a missing extra before the model loads
     default = Path("model.onnx") if task.name == "classify" else Path(f"{task.name}-onnx")

@@ -103,6 +103,25 @@ class SubunitConcat(nn.Module):
         return self.embed(subunits).flatten(2)  # (B, L, S * dim)
 
 
+def best_tag_paths(
+    emissions: Tensor, mask: Tensor, crf: CRF | None, *, allowed: Tensor | None = None
+) -> list[list[int]]:
+    """Best tag ids per sentence from emission scores ``(B, L, T)``: Viterbi with ``crf``,
+    per-token argmax without; ``allowed`` ``(B, L, T)`` bool restricts each position.
+
+    Example:
+        >>> emissions = torch.tensor([[[0.0, 2.0], [3.0, 1.0], [9.0, 9.5]]])  # (1, 3, 2)
+        >>> best_tag_paths(emissions, torch.tensor([[True, True, False]]), None)
+        [[1, 0]]
+    """
+    if allowed is not None:
+        emissions = emissions.masked_fill(~allowed, -1e4)  # (B, L, T)
+    if crf is not None:
+        return crf.decode(emissions, mask)
+    best = emissions.argmax(-1)  # (B, L)
+    return [best[b, :n].tolist() for b, n in enumerate(mask.sum(1).tolist())]
+
+
 class Tagger(nn.Module):
     """Character-aware BiLSTM(-self-attention)(-CRF) tagger.
 
@@ -187,16 +206,32 @@ class Tagger(nn.Module):
                 f"words must be (B, L) and chars (B, L, C); got {tuple(words.shape)} and "
                 f"{tuple(chars.shape)}"
             )
-        x = self.word_embed(words)  # (B, L, word_dim)
-        if self.char_cnn is not None:
-            x = torch.cat([x, self.char_cnn(chars)], dim=-1)  # (B, L, word_dim + channels)
-        x = self.drop(x)
+        x = self.token_features(words, chars)  # (B, L, F)
         if self.lstm is not None:
             lengths = mask.sum(1).clamp(min=1).cpu()
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             out, _ = self.lstm(packed)
             x, _ = pad_packed_sequence(out, batch_first=True, total_length=words.size(1))
-        else:
+        emissions, weights = self.emissions_from(x, mask, return_weights=return_weights)
+        if tags is not None:
+            return self._loss(emissions, tags, mask)
+        return (emissions, weights) if return_weights else emissions
+
+    def token_features(self, words: Tensor, chars: Tensor) -> Tensor:
+        """Each word's embedding and character features, after dropout: (B, L, F)."""
+        x = self.word_embed(words)  # (B, L, word_dim)
+        if self.char_cnn is not None:
+            x = torch.cat([x, self.char_cnn(chars)], dim=-1)  # (B, L, word_dim + channels)
+        return self.drop(x)
+
+    def emissions_from(
+        self, x: Tensor, mask: Tensor, *, return_weights: bool = False
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Emission scores (B, L, T) and each block's attention weights (when asked) from the
+        BiLSTM's outputs ``x`` (B, L, D), or from the token features (B, L, F) of a tagger
+        without LSTM (projected, plus positions). What :meth:`forward` runs after the LSTM
+        (an exported graph runs the LSTM its own way, then this)."""
+        if self.lstm is None:
             assert self.input_proj is not None
             x = self.input_proj(x)  # (B, L, D)
             x = x + sinusoidal_positions(x.size(1), x.size(2), x.device)
@@ -207,10 +242,7 @@ class Tagger(nn.Module):
             x, w = block(x, key_mask, return_weights=return_weights)
             if return_weights:
                 weights.append(w)
-        emissions = self.emit(self.norm(x))  # (B, L, T)
-        if tags is not None:
-            return self._loss(emissions, tags, mask)
-        return (emissions, weights) if return_weights else emissions
+        return self.emit(self.norm(x)), weights  # (B, L, T)
 
     def loss(
         self, words: Tensor, chars: Tensor, tags: Tensor, mask: Tensor | None = None
@@ -239,13 +271,7 @@ class Tagger(nn.Module):
         """
         if mask is None:
             mask = words != PAD_ID
-        emissions = self(words, chars, mask)
-        if allowed is not None:
-            emissions = emissions.masked_fill(~allowed, -1e4)  # (B, L, T)
-        if self.crf is not None:
-            return self.crf.decode(emissions, mask)
-        best = emissions.argmax(-1)  # (B, L)
-        return [best[b, :n].tolist() for b, n in enumerate(mask.sum(1).tolist())]
+        return best_tag_paths(self(words, chars, mask), mask, self.crf, allowed=allowed)
 
     @torch.no_grad()
     def attention_weights(self, words: Tensor, chars: Tensor, *, layer: int = -1) -> Tensor:

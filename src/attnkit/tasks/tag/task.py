@@ -114,6 +114,7 @@ class TagTask(Task):
     name = "tag"
     config_class = Config
     default_config = "tag_pku.yaml"
+    exports_onnx = True
 
     # ----- training ---------------------------------------------------------------------------
     def prepare(self, cfg: Config, run_dir: Path, *, reuse: bool) -> Prepared:
@@ -146,6 +147,13 @@ class TagTask(Task):
         return {"accuracy": out["accuracy"], "oov_accuracy": out["oov_accuracy"]}
 
     # ----- runs -------------------------------------------------------------------------------
+    def export_onnx(self, run: Run, out: Path) -> dict[str, Any]:
+        """Emissions as ONNX, the CRF's scores as JSON, in the folder ``out``, checked on dev
+        (:func:`attnkit.tasks.tag.onnx.export_tagger`)."""
+        from attnkit.tasks.tag.onnx import export_tagger
+
+        return export_tagger(run, out)
+
     def load_assets(self, run_dir: Path, meta: dict[str, Any]) -> Vocab:
         return Vocab.load(Path(run_dir) / meta.get("vocab", VOCAB_FILE))
 

@@ -13,10 +13,9 @@ reorders it). The two architectures:
 
 * RNN (:class:`~attnkit.models.seq2seq.Seq2Seq`): memory = encoder states, mask and
   projected keys, state = decoder hidden and the input-feeding vector. ``nn.GRU`` over a
-  packed batch cannot be traced, so :class:`UnpackedBiGRU` runs each direction unpacked, the
-  backward one over every row reversed within its own length, which gives the packed
-  results on real tokens (zeros past them) and the same final states. LSTM encoders are
-  refused: the final cell at each row's length is not in ``nn.LSTM``'s outputs.
+  packed batch cannot be traced, so the encoder runs it through
+  :class:`~attnkit.models.unpacked_rnn.UnpackedBiRNN` (the packed results, unpacked). LSTM
+  encoders are refused: the final cell at each row's length is not in ``nn.LSTM``'s outputs.
 * Transformer (:class:`~attnkit.models.transformer.Transformer`): memory = the source mask
   and every decoder layer's cross-attention keys and values, projected once; state = the
   self-attention keys and values of the steps so far, ``(N, B, Hkv, T, Dh)``, ``T = 0``
@@ -30,7 +29,7 @@ Example:
     (('states', 'mask', 'proj_keys'), ('hidden', 'feed'))
     >>> outputs = EncoderGraph(model)(torch.tensor([[5, 6, 3], [7, 3, 0]]), torch.tensor([3, 2]))
     >>> [tuple(t.shape) for t in outputs][:2]  # states (B, Ls, H), mask (B, Ls)
-    [(2, 3, 64), (2, 3)]
+    [(2, 3, 256), (2, 3)]
 """
 
 from __future__ import annotations
@@ -44,6 +43,7 @@ from attnkit.attention import KVCache
 from attnkit.errors import AttnkitError
 from attnkit.models.seq2seq import DecoderState, EncoderOutput, Seq2Seq
 from attnkit.models.transformer import Transformer, TransformerEncoding, TransformerState
+from attnkit.models.unpacked_rnn import UnpackedBiRNN
 
 
 @dataclass(frozen=True)
@@ -108,66 +108,6 @@ def graph_spec(model: Seq2Seq | Transformer) -> GraphSpec:
     return GraphSpec("rnn", memory, ("hidden", "feed"), axes, {})
 
 
-class UnpackedBiGRU(nn.Module):
-    """A bidirectional, batch-first ``nn.GRU`` run without packing, with the packed results.
-
-    Each direction is a one-way ``nn.GRU`` sharing the original's weights. The backward one
-    reads each row reversed within its own length (padding stays at the end), so no row's
-    real tokens see padding; outputs past a row's length are zero, as
-    ``pad_packed_sequence`` leaves them.
-
-    Example:
-        >>> rnn = nn.GRU(4, 3, batch_first=True, bidirectional=True)
-        >>> x, lengths = torch.randn(2, 5, 4), torch.tensor([5, 2])
-        >>> out, last = UnpackedBiGRU(rnn)(x, lengths)
-        >>> out.shape, last.shape  # (B, L, 2 * hidden), final states (B, 2 * hidden)
-        (torch.Size([2, 5, 6]), torch.Size([2, 6]))
-    """
-
-    def __init__(self, rnn: nn.GRU) -> None:
-        super().__init__()
-        if not (rnn.bidirectional and rnn.batch_first):
-            raise ValueError("UnpackedBiGRU wraps a bidirectional, batch-first nn.GRU")
-        self.layers = nn.ModuleList()
-        for layer in range(rnn.num_layers):
-            pair = nn.ModuleList()
-            for suffix in (f"_l{layer}", f"_l{layer}_reverse"):
-                one = nn.GRU(
-                    2 * rnn.hidden_size if layer else rnn.input_size,
-                    rnn.hidden_size,
-                    batch_first=True,
-                    bias=rnn.bias,
-                )
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    if hasattr(rnn, name + suffix):
-                        setattr(one, f"{name}_l0", getattr(rnn, name + suffix))
-                pair.append(one)
-            self.layers.append(pair)
-
-    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """``x`` (B, L, E), ``lengths`` (B,) >= 1 -> outputs (B, L, 2h), final states (B, 2h)."""
-        L = x.size(1)
-        t = torch.arange(L, device=x.device)[None, :]  # (1, L)
-        n = lengths[:, None]  # (B, 1)
-        valid = (t < n)[..., None]  # (B, L, 1)
-        flip = torch.where(t < n, n - 1 - t, t)[..., None]  # (B, L, 1): reversal within length
-        last = (n - 1)[..., None]  # (B, 1, 1)
-        finals = x.new_zeros(0)
-        for forward, backward in self.layers:
-            out_f, _ = forward(x)  # (B, L, h)
-            out_r, _ = backward(x.gather(1, flip.expand(-1, -1, x.size(-1))))  # reversed rows
-            h = out_r.size(-1)
-            # (B, L, h) back in order; shapes from `flip`, not from the GRU's outputs, whose
-            # length torch.export fixes at the example's
-            out_b = out_r.gather(1, flip.expand(-1, -1, h))
-            finals = torch.cat(
-                [out_f.gather(1, last.expand(-1, 1, h)), out_r.gather(1, last.expand(-1, 1, h))],
-                dim=-1,
-            )[:, 0]  # (B, 2h)
-            x = torch.cat([out_f, out_b], dim=-1) * valid  # (B, L, 2h)
-        return x, finals
-
-
 class EncoderGraph(nn.Module):
     """``(src, src_lengths)`` -> the memory and the first state of :func:`graph_spec`, in its
     ``encoder_outputs`` order."""
@@ -176,7 +116,7 @@ class EncoderGraph(nn.Module):
         super().__init__()
         self.model = model
         self.spec = graph_spec(model)
-        self.rnn = UnpackedBiGRU(model.encoder) if isinstance(model, Seq2Seq) else None
+        self.rnn = UnpackedBiRNN(model.encoder) if isinstance(model, Seq2Seq) else None
 
     def forward(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, ...]:
         model = self.model
@@ -239,4 +179,4 @@ def _filled(cache: KVCache, k: Tensor, v: Tensor) -> KVCache:
     return cache
 
 
-__all__ = ["EncoderGraph", "GraphSpec", "StepGraph", "UnpackedBiGRU", "graph_spec"]
+__all__ = ["EncoderGraph", "GraphSpec", "StepGraph", "graph_spec"]

@@ -1,0 +1,44 @@
+"""The tagger through ONNX: emissions from onnxruntime, Viterbi in Python, same tags."""
+
+import json
+
+import pytest
+import torch
+
+from attnkit.cli import main
+from attnkit.data import tagging
+from attnkit.errors import AttnkitError
+from attnkit.tasks import open_run
+from attnkit.tasks.tag.onnx import OnnxTagger
+from attnkit.tasks.tag.task import tag_words
+
+
+def test_export_tags_like_pytorch(tiny_tag_run, use_home, tmp_path, capsys):
+    """`attnkit export` on a tag run: every dev tag the same, emissions within 1e-4; the
+    folder tags new sentences (any length, padded batches) as the run does."""
+    run_dir, _, home = tiny_tag_run
+    use_home(home)
+    folder = tmp_path / "tag-onnx"
+    assert main(["export", "--model", str(run_dir), "--out", str(folder)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["checked_sentences"] > 0 and report["same_tags"] == 1.0
+    assert report["sentences_differ"] == 0 and report["max_abs_emission_diff"] < 1e-4
+
+    run, onnx = open_run(run_dir), OnnxTagger(folder, threads=1)
+    assert onnx.crf is not None  # the tiny tagger has a CRF: its scores travelled as JSON
+    torch.testing.assert_close(onnx.crf.transitions, run.model.crf.transitions)
+    sentences = tagging.load_splits(run.config.data)["test"][:12]
+    for sentence in sentences:
+        assert onnx.tag_words(sentence.words) == tag_words(run, sentence.words)
+    batch = tagging.collate(tagging.encode(sentences, run.assets))  # padded, mixed lengths
+    with torch.no_grad():
+        want = run.model.decode(batch["words"], batch["chars"], batch["mask"])
+    assert onnx.decode(batch["words"], batch["chars"], batch["mask"]) == want
+
+
+def test_not_an_exported_tagger(tmp_path):
+    with pytest.raises(AttnkitError, match="not an exported tagger"):
+        OnnxTagger(tmp_path)
+    (tmp_path / "tagger.json").write_text(json.dumps({"format": 1, "tags": ["n"]}))
+    with pytest.raises(AttnkitError, match="export again"):
+        OnnxTagger(tmp_path)
