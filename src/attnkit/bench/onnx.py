@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, batches: list[int]) -> dict:
     """Export, check and time at each batch size; returns the JSON record."""
     import onnxruntime as ort
 
-    from attnkit.export import export_onnx, max_abs_diff, require_onnx
+    from attnkit.export import export_onnx, inference_session, max_abs_diff, require_onnx
     from attnkit.tasks import open_run
 
     require_onnx()
@@ -95,10 +95,7 @@ def run(args: argparse.Namespace, batches: list[int]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         example = torch.rand(2, 1, 28, 28)
         path = export_onnx(net, example, Path(tmp) / "model.onnx", input_name="images")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = inference_session(path, threads=threads)
         gen = torch.Generator().manual_seed(0)
         check = torch.rand(64, 1, 28, 28, generator=gen)
         diff = max_abs_diff(path, net, check)

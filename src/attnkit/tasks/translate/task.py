@@ -148,42 +148,11 @@ class TranslateTask(Task):
         }
 
     # ----- use --------------------------------------------------------------------------------
-    def predict(
-        self,
-        run: Run,
-        inputs: Sequence[str],
-        *,
-        beam: int | None = None,
-        n_best: int = 1,
-        allow_unknown: bool = False,
-        attention: bool = False,
-        layer_attention: bool = False,
-        how_to_allow: str = "pass --allow-unknown",
-    ) -> list[dict[str, Any]]:
-        """Translate sentences: each result has ``translation``, ``score`` and ``n_best``.
-
-        With ``attention``, also ``source_tokens``, ``target_tokens`` and the best
-        hypothesis' ``attention`` as a ``(Lt, Ls)`` tensor (a Transformer's: its last layer's,
-        averaged over heads; with ``layer_attention`` also every layer's and head's, in
-        ``layer_attention``, ``(N, H, Lt, Ls)``).
-
-        A run trained with placeholders passes numbers, symbols and what its tokenizer cannot
-        represent through them (:meth:`Translator.mask`): "Tengo 3 gatos" is translated, the
-        3 copied.
-
-        Raises:
-            AttnkitError: no sentence, an empty or unknown-character or over-long sentence,
-                a bad beam / n-best.
-        """
-        return self.translator(run).predict(
-            inputs,
-            beam=beam,
-            n_best=n_best,
-            allow_unknown=allow_unknown,
-            attention=attention,
-            layer_attention=layer_attention,
-            how_to_allow=how_to_allow,
-        )
+    def predict(self, run: Run, inputs: Sequence[str], **options: Any) -> list[dict[str, Any]]:
+        """Translate sentences with the run's :class:`Translator`: ``options`` and the results
+        are those of :meth:`Translator.predict` (``beam``, ``n_best``, ``allow_unknown``,
+        ``attention``, ``layer_attention``, ``how_to_allow``)."""
+        return self.translator(run).predict(inputs, **options)
 
     def export_onnx(self, run: Run, out: Path) -> dict[str, Any]:
         """The encoder and one decoder step as ONNX in the folder ``out``, checked against

@@ -71,9 +71,22 @@ class Translator:
         layer_attention: bool = False,
         how_to_allow: str = "pass --allow-unknown",
     ) -> list[dict[str, Any]]:
-        """Translate sentences: what :meth:`TranslateTask.predict
-        <attnkit.tasks.translate.task.TranslateTask.predict>` returns for a run (the same
-        for a translator exported to ONNX)."""
+        """Translate sentences (a run's, or one exported to ONNX): each result has
+        ``translation``, ``score`` and ``n_best``.
+
+        With ``attention``, also ``source_tokens``, ``target_tokens`` and the best
+        hypothesis' ``attention`` as a ``(Lt, Ls)`` tensor (a Transformer's: its last layer's,
+        averaged over heads; with ``layer_attention`` also every layer's and head's, in
+        ``layer_attention``, ``(N, H, Lt, Ls)``).
+
+        A run trained with placeholders passes numbers, symbols and what its tokenizer cannot
+        represent through them (:meth:`Translator.mask`): "Tengo 3 gatos" is translated, the
+        3 copied.
+
+        Raises:
+            AttnkitError: no sentence, an empty or unknown-character or over-long sentence,
+                a bad beam / n-best.
+        """
         if not inputs:
             raise AttnkitError("empty input: give a sentence to translate")
         tr = self.with_search(beam=beam, n_best=n_best)
