@@ -29,3 +29,35 @@ def test_read_json_names_the_file(tmp_path):
         read_json(tmp_path / "bad.json")
     (tmp_path / "ok.json").write_text(json.dumps([1]))
     assert read_json(tmp_path / "ok.json") == [1]
+
+
+def test_writes_reach_the_disk_before_the_rename(tmp_path, monkeypatch):
+    """The data is fsynced before the rename makes it visible, and the folder after it (a
+    rename alone can point at unwritten data after a power cut): for a file and for a
+    checkpoint folder."""
+    import torch
+
+    from attnkit.training.checkpoint import save_model
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))))
+        return real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", os.path.basename(dst)))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    atomic_write(tmp_path / "a.json", "{}")
+    assert [e[0] for e in events] == ["fsync", "replace", "fsync"]
+    assert events[0][1].startswith(".a.json.") and events[2][1] == tmp_path.name
+
+    events.clear()
+    save_model(tmp_path / "ckpt", torch.nn.Linear(2, 2), {"task": "x"})
+    kinds = [e[0] for e in events]
+    assert kinds.index("replace") > 2  # model, meta and the folder synced before the rename
+    assert events[-1] == ("fsync", tmp_path.name)  # and the parent after it

@@ -2,8 +2,9 @@
 
 A checkpoint is a folder holding ``model.safetensors`` and ``meta.json`` (and, for the
 ``last/`` checkpoint of a run, ``trainer.safetensors`` + ``trainer.json`` with the optimizer,
-RNG and position needed to resume exactly). Folders are written beside the target and renamed
-into place, so a crash never leaves a half-written checkpoint. Loading never unpickles.
+RNG and position needed to resume exactly). Folders are written beside the target, flushed to
+disk and renamed into place, so a crash (or a power cut) never leaves a half-written
+checkpoint. Loading never unpickles.
 
 Replacing ``NAME/`` takes two renames: ``NAME`` -> ``.NAME.old``, then the finished temporary
 ``.NAME.tmp-*`` -> ``NAME``. A process killed in between leaves no ``NAME/`` but a complete
@@ -37,6 +38,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from attnkit.errors import AttnkitError
+from attnkit.fileio import sync
 from attnkit.training.state import flatten, unflatten
 
 MODEL_FILE = "model.safetensors"
@@ -95,10 +97,13 @@ def write_folder_atomically(dest: Path, files: dict[str, Any]) -> None:
                 save_file(_tensors_for_saving(content), str(tmp / name))
             else:
                 (tmp / name).write_text(json.dumps(content, indent=1), encoding="utf-8")
+            sync(tmp / name)
+        sync(tmp)
         old = _set_aside(dest)
         if dest.exists():
             os.replace(dest, old)
         os.replace(tmp, dest)  # killed just before: no dest, a complete old (see readable)
+        sync(dest.parent)  # the renames survive a power cut, and with them complete files
         if old.exists():
             shutil.rmtree(old)
     finally:
