@@ -7,7 +7,14 @@ import random
 import pytest
 
 from attnkit.data import correction as C
-from attnkit.data.spell_candidates import CandidateGenerator, SpellIndex, deletes, edit_distance
+from attnkit.data.spell_candidates import (
+    EDIT_SHAPES,
+    CandidateGenerator,
+    SpellIndex,
+    deletes,
+    edit_distance,
+    edit_shapes,
+)
 from attnkit.errors import AttnkitError
 from attnkit.paths import dataset_dir
 
@@ -201,3 +208,23 @@ def test_candidates_keep_first_then_partners_or_neighbours():
     assert [c.word for c in gen.candidates("thee", known=False)][:3] == ["thee", "the", "then"]
     with pytest.raises(ValueError, match="limit must be >= 2"):
         CandidateGenerator({}, partners={}, limit=1)
+
+
+@pytest.mark.parametrize(
+    ("typo", "word", "shapes"),
+    [
+        ("teh", "the", {"transposed", "anagram", "consonants", "first"}),
+        ("adress", "address", {"longer", "doubling", "first"}),
+        ("untill", "until", {"shorter", "doubling", "first"}),
+        ("fugure", "figure", {"adjacent_key", "vowel", "consonants", "first"}),  # u, i: keys
+        ("fugure", "future", {"adjacent_key", "first"}),  # g, t: neighbours across rows
+        ("ponts", "points", {"longer", "consonants", "first"}),
+        ("wice", "vice", set()),  # w and v: far apart, no vowel, other first letter
+        ("thnig", "thing", {"transposed", "anagram", "consonants", "first"}),
+        ("seperate", "separate", {"vowel", "consonants", "first"}),
+    ],
+)
+def test_edit_shapes_describe_the_slip(typo, word, shapes):
+    """Hand-checked shapes (a QWERTY keyboard: g touches t and y above it, u touches i)."""
+    assert edit_shapes(typo, word) == shapes and shapes <= set(EDIT_SHAPES)
+    assert edit_shapes(word, word) == {"consonants", "anagram", "first"}  # nothing slipped

@@ -87,11 +87,13 @@ def post(url: str, body: dict) -> tuple[int, dict]:
         return e.code, json.load(e)
 
 
-CONTROLS = ("#text", "#image", "#beam", "#allow-unknown", "#top-k", "#segmented", "#layer", "#head")
+CONTROLS = ("#text", "#image", "#beam", "#allow-unknown", "#top-k", "#segmented", "#layer", "#head",
+            "#check")  # fmt: skip
 SHOWS = {
     "translate": ["#text", "#beam", "#allow-unknown"],
     "tag": ["#text", "#segmented", "#layer", "#head"],
     "classify": ["#image", "#top-k"],
+    "correct": ["#text", "#check"],
 }
 
 
@@ -336,3 +338,57 @@ def test_classify_page_shows_the_apis_error(page, classify_url, shirt, tmp_path,
     assert status == 422
     assert shown_error(page) == error_text(reply["detail"])
     assert page.query_selector("#classes") is None
+
+
+# --- spelling correction ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def correct_url(tiny_correct_run, live_server):
+    run, _, home = tiny_correct_run
+    return live_server(run, home)
+
+
+def hop_heatmap(hop: dict) -> tuple[list[str], list[str]]:
+    """The rows (hops) and columns (context with offsets, candidates with probabilities) the
+    page draws for one checked word of the API's reply."""
+    p = {c["word"]: c["probability"] for c in hop["candidates"]}
+    cols = [f"{m['label']} ({m['offset']:+d})" if m["kind"] == "context"
+            else f"\u2192 {m['label']} {p[m['label']]:.2f}" for m in hop["memory"]]  # fmt: skip
+    return [f"hop {k + 1}" for k in range(len(hop["attention"]))], cols
+
+
+def test_correct_page_shows_the_apis_fixes_and_hops(page, correct_url, tmp_path):
+    open_explorer(page, correct_url, "correct")
+    text = "Mary recieved teh letter over their, then went too the feild."
+    page.fill("#text", text)
+    sent = run_on_page(page, "/api/correct")
+    assert sent == {"text": text}
+    status, want = post(f"{correct_url}/api/correct", sent)
+    assert status == 200 and want["changes"] and len(want["hops"]) >= 2
+    fixed = {c["index"]: c["to"] for c in want["changes"]}
+    page.wait_for_selector("#heatmap table.heat")
+    shown = [fixed.get(i, t) for i, t in enumerate(want["tokens"])]
+    assert page.text_content("#output").split() == shown
+    marked = page.eval_on_selector_all("#output .fixed", "(s) => s.map((e) => e.textContent)")
+    assert marked == [fixed[i] for i in sorted(fixed)]
+    first = next(n for n, h in enumerate(want["hops"]) if h["index"] in fixed)
+    assert_heatmap(page, *hop_heatmap(want["hops"][first]), want["hops"][first]["attention"])
+    page.screenshot(path=tmp_path / "correct.png", full_page=True)
+    assert_png(tmp_path / "correct.png")
+
+    other = (first + 1) % len(want["hops"])  # another checked word: redrawn, no new request
+    page.select_option("#check", value=str(other))
+    assert_heatmap(page, *hop_heatmap(want["hops"][other]), want["hops"][other]["attention"])
+    assert page.text_content("#legend").startswith(want["hops"][other]["token"])
+
+
+def test_correct_page_shows_the_apis_error(page, correct_url):
+    open_explorer(page, correct_url, "correct")
+    page.fill("#text", "   ")
+    sent = run_on_page(page, "/api/correct")
+    status, reply = post(f"{correct_url}/api/correct", sent)
+    assert status == 422 and shown_error(page) == reply["detail"] == (
+        "empty text: give some words to correct"
+    )
+    assert page.text_content("#output") == "" and page.query_selector("#heatmap table") is None

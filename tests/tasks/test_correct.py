@@ -9,32 +9,14 @@ import pytest
 import torch
 
 from attnkit.cli import main
-from attnkit.config import load_config
 from attnkit.data.correction import split_text
 from attnkit.errors import AttnkitError
-from attnkit.tasks import evaluate, get_task, open_run, train
+from attnkit.tasks import evaluate, get_task, open_run
 from attnkit.tasks.correct import CorrectorConfig, MemoryCorrector
 from attnkit.tasks.correct.scoring import score
 from attnkit.tasks.correct.task import load_corpus, split_examples
 
 TASK = get_task("correct")
-_TINY = (
-    "data.dev=0.2",
-    "data.test=0.2",
-    "data.pair_dev=0.25",
-    "data.pair_test=0.25",
-    "data.frequent=0.3",
-    "data.buckets=2048",
-    "data.batch_size=16",
-    "data.max_eval_sentences=0",
-    "data.train_copies=4",
-    "model.embed_dim=24",
-    "model.window=3",
-    "train.epochs=6",
-    "train.lr=0.01",
-    "train.progress=false",
-    "train.threads=1",
-)
 CLEAN = [  # new sentences in the fixture's style, an unseen name among them ("Hose", "Rover")
     "Sarah wrote two letters to the family.",
     "There is a green boat behind the tree.",
@@ -46,25 +28,10 @@ CLEAN = [  # new sentences in the fixture's style, an unseen name among them ("H
 ]
 
 
-@pytest.fixture(scope="module")
-def correct_run(tmp_path_factory):
-    """(run folder, training summary, home) of a tiny corrector on the fixture corpus."""
-    from conftest import write_tiny_correction
-
-    home = tmp_path_factory.mktemp("correct_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ATTNKIT_HOME", str(home))
-        write_tiny_correction()
-        run = tmp_path_factory.mktemp("correct") / "run"
-        cfg = load_config(TASK.config_class, None, list(_TINY))
-        summary = train(TASK, cfg, run)
-    return run, summary, home
-
-
-def test_evaluation_counts_what_predict_corrects(correct_run, use_home):
+def test_evaluation_counts_what_predict_corrects(tiny_correct_run, use_home):
     """The test metrics equal the scores of predict's texts, sentence by sentence; the model
     learned both kinds of error (far above leaving the text as is, which scores 0)."""
-    run_dir, summary, home = correct_run
+    run_dir, summary, home = tiny_correct_run
     use_home(home)
     saved = json.loads((run_dir / "eval_test.json").read_text())
     run = open_run(run_dir)
@@ -84,8 +51,8 @@ def test_evaluation_counts_what_predict_corrects(correct_run, use_home):
     assert saved["tokens_per_second"] > 0 and saved["tokens"] == again["tokens"]
 
 
-def test_hop_weights_are_distributions(correct_run):
-    run = open_run(correct_run[0])
+def test_hop_weights_are_distributions(tiny_correct_run):
+    run = open_run(tiny_correct_run[0])
     (result,) = TASK.predict(run, ["Mary recieved teh letter over their."])
     checked = [h["index"] for h in result["hops"]]
     assert checked == [1, 2, 5]  # two unknown words and a confusion-set word
@@ -118,15 +85,15 @@ def test_memory_corrector_masks_candidates_and_normalises_hops():
     assert model.memory.word_embeddings[0].weight.grad.abs().sum() > 0
 
 
-def test_clean_text_is_left_untouched(correct_run):
-    run = open_run(correct_run[0])
+def test_clean_text_is_left_untouched(tiny_correct_run):
+    run = open_run(tiny_correct_run[0])
     results = TASK.predict(run, CLEAN, attention=False)
     assert [r["text"] for r in results] == CLEAN
     assert all(not r["changes"] for r in results)
 
 
-def test_only_the_corrected_words_change(correct_run):
-    run = open_run(correct_run[0])
+def test_only_the_corrected_words_change(tiny_correct_run):
+    run = open_run(tiny_correct_run[0])
     text = "  Mary  recieved\tthe letter yesterday , then  Peter went too the house. "
     (result,) = TASK.predict(run, [text], attention=False)
     tokens, gaps = split_text(text)
@@ -140,8 +107,8 @@ def test_only_the_corrected_words_change(correct_run):
     assert {c["from"] for c in result["changes"]} >= {"recieved", "too"}
 
 
-def test_the_run_reopens(correct_run, use_home):
-    run_dir, _, home = correct_run
+def test_the_run_reopens(tiny_correct_run, use_home):
+    run_dir, _, home = tiny_correct_run
     use_home(home)
     run = open_run(run_dir)
     assert run.task.name == "correct" and isinstance(run.model, MemoryCorrector)
@@ -152,8 +119,8 @@ def test_the_run_reopens(correct_run, use_home):
         evaluate(run, "valid")
 
 
-def test_cli_corrects_shows_the_diff_and_the_hops(correct_run, capsys):
-    model = str(correct_run[0])
+def test_cli_corrects_shows_the_diff_and_the_hops(tiny_correct_run, capsys):
+    model = str(tiny_correct_run[0])
     assert main(["correct", "--model", model, "They left their house over there."]) == 0
     assert capsys.readouterr().out == "They left their house over there.\n"
     text = "The river is bigger then the city."
@@ -167,10 +134,10 @@ def test_cli_corrects_shows_the_diff_and_the_hops(correct_run, capsys):
     assert all(h.count("(") == 2 for h in hops)  # the top 2 slots of each hop
 
 
-def test_cli_reads_lines_from_stdin(correct_run, capsys, monkeypatch):
+def test_cli_reads_lines_from_stdin(tiny_correct_run, capsys, monkeypatch):
     lines = "The river is bigger then the city.\n\n" + CLEAN[0] + "\n"
     monkeypatch.setattr("sys.stdin", io.StringIO(lines))
-    assert main(["correct", "--model", str(correct_run[0])]) == 0
+    assert main(["correct", "--model", str(tiny_correct_run[0])]) == 0
     assert capsys.readouterr().out == lines.replace(" then ", " than ")
 
 
@@ -183,10 +150,12 @@ def test_cli_reads_lines_from_stdin(correct_run, capsys, monkeypatch):
         (["fine", "--top", "0"], None, "--top must be >= 1"),
     ],
 )
-def test_cli_bad_input_is_a_clear_error(correct_run, capsys, monkeypatch, args, stdin, message):
+def test_cli_bad_input_is_a_clear_error(
+    tiny_correct_run, capsys, monkeypatch, args, stdin, message
+):
     if stdin is not None:
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    assert main(["correct", "--model", str(correct_run[0]), *args]) == 1
+    assert main(["correct", "--model", str(tiny_correct_run[0]), *args]) == 1
     assert message in capsys.readouterr().err
 
 
@@ -194,3 +163,25 @@ def test_cli_refuses_a_run_of_another_task(tmp_path, capsys):
     (tmp_path / "meta.json").write_text(json.dumps({"task": "babi"}))
     assert main(["correct", "--model", str(tmp_path), "Some text."]) == 1
     assert "holds a 'babi' model, not 'correct'" in capsys.readouterr().err
+
+
+def test_the_keep_bias_moves_only_the_decision_on_unknown_words(tiny_correct_run):
+    """A large negative ``unknown_keep_bias`` corrects every unknown word that has a
+    candidate, a large positive one keeps them all; confusion-set words are decided alike."""
+    run = open_run(tiny_correct_run[0])
+    text = "Mary recieved teh lettr over their house, then went too the feild."
+    data = run.assets.encoder().encode([split_text(text)])
+    unknown = {data.checked[r][1] for r, c in enumerate(data.candidates)
+               if not run.assets.generator.known(c[0].word) and len(c) > 1}  # fmt: skip
+    assert len(unknown) >= 3
+    changed = {}
+    for bias in (-1e4, 0.0, 1e4):
+        run.model.config.unknown_keep_bias = bias
+        (result,) = TASK.predict(run, [text], attention=False)
+        changed[bias] = {c["index"]: c["to"] for c in result["changes"]}
+    run.model.config.unknown_keep_bias = 0.0
+    assert set(changed[-1e4]) & unknown == unknown and not set(changed[1e4]) & unknown
+    for bias in (-1e4, 1e4):
+        assert {i: w for i, w in changed[bias].items() if i not in unknown} == {
+            i: w for i, w in changed[0.0].items() if i not in unknown
+        }

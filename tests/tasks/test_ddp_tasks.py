@@ -97,6 +97,19 @@ CASES = {
         "data.eval_batch_size=20",
         "train.epochs=3",
     ],
+    "correct": [
+        "data.dev=0.2",
+        "data.test=0.2",
+        "data.pair_dev=0.25",
+        "data.pair_test=0.25",
+        "data.frequent=0.3",
+        "data.buckets=512",
+        "data.batch_size=16",
+        "data.max_train_sentences=60",
+        "model.embed_dim=16",
+        "model.window=2",
+        "train.epochs=1",
+    ],
 }
 
 
@@ -109,14 +122,19 @@ def _torchrun(task: str, overrides: list[str], out) -> subprocess.CompletedProce
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
 
 
+DATA = {"translate": "tiny_corpus", "tag": "pku_heldout", "segtag": "pku_heldout",
+        "summarize": "tiny_summaries", "classify": "fmnist_root",
+        "correct": "tiny_correction"}  # fmt: skip
+"""The fixture with each task's data (the summaries' and the corrector's Debian texts differ)."""
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_two_ranks_equal_one_process_accumulating_their_batches(
-    case, tmp_path, tiny_corpus, pku_heldout, fmnist_root, tiny_summaries
-):
+def test_two_ranks_equal_one_process_accumulating_their_batches(case, tmp_path, request):
     task = case.removesuffix("_transformer")
+    data = request.getfixturevalue(DATA[task])
     overrides = [*COMMON, *CASES[case]]
     if task == "classify":
-        overrides.append(f"data.root={fmnist_root}")
+        overrides.append(f"data.root={data}")
     ddp = _torchrun(task, overrides, tmp_path / "ddp")
     assert ddp.returncode == 0, ddp.stderr[-3000:]
 

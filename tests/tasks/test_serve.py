@@ -140,8 +140,8 @@ def test_what_cannot_be_served_is_a_clear_error(tmp_path):
     (tmp_path / "meta.json").write_text("{not json")
     with pytest.raises(AttnkitError, match="corrupt"):
         create_app(tmp_path)
-    (tmp_path / "meta.json").write_text(json.dumps({"task": "correct"}))  # not a served task
-    with pytest.raises(AttnkitError, match="'correct' model; attnkit serve explores"):
+    (tmp_path / "meta.json").write_text(json.dumps({"task": "babi"}))  # not a served task
+    with pytest.raises(AttnkitError, match="'babi' model; attnkit serve explores"):
         create_app(tmp_path)
 
 

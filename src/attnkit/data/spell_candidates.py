@@ -29,9 +29,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Candidate", "CandidateGenerator", "SpellIndex", "deletes", "edit_distance"]
+__all__ = [
+    "EDIT_SHAPES",
+    "Candidate",
+    "CandidateGenerator",
+    "SpellIndex",
+    "deletes",
+    "edit_distance",
+    "edit_shapes",
+]
 
 _MASK = (1 << 63) - 1
+_KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_KEY_AT = {k: (r, c) for r, row in enumerate(_KEYBOARD) for c, k in enumerate(row)}
+_VOWELS = set("aeiouy")
+EDIT_SHAPES = ("longer", "shorter", "transposed", "adjacent_key", "vowel", "doubling",
+               "consonants", "anagram", "first")  # fmt: skip
+"""What :func:`edit_shapes` says of a correction: the kind of slip that would have made the
+typo from it (the same for any word, so a corrector can learn how typos are made)."""
 
 
 def edit_distance(a: str, b: str, limit: int | None = None) -> int:
@@ -68,6 +83,67 @@ def edit_distance(a: str, b: str, limit: int | None = None) -> int:
             return big
         prev2, prev = prev, cur
     return min(prev[n], big)
+
+
+def _adjacent_keys(a: str, b: str) -> bool:
+    """Whether two letters are neighbours on a QWERTY keyboard (rows staggered right)."""
+    if a not in _KEY_AT or b not in _KEY_AT:
+        return False
+    (ra, ca), (rb, cb) = _KEY_AT[a], _KEY_AT[b]
+    if ra == rb:
+        return abs(ca - cb) == 1
+    if abs(ra - rb) != 1:
+        return False
+    upper, lower = (ca, cb) if ra < rb else (cb, ca)  # the key on the upper row, the lower
+    return lower in (upper - 1, upper)
+
+
+def _squeeze(word: str) -> str:
+    """``word`` with every run of a repeated letter written once."""
+    return "".join(c for i, c in enumerate(word) if i == 0 or word[i - 1] != c)
+
+
+def edit_shapes(typo: str, word: str) -> set[str]:
+    """The :data:`EDIT_SHAPES` that describe how ``typo`` differs from the correction ``word``:
+    ``longer`` / ``shorter`` (the word has one letter more / fewer: a letter dropped / added),
+    ``transposed`` (two neighbours swapped), ``adjacent_key`` / ``vowel`` (one letter for a
+    keyboard neighbour / a vowel for a vowel), ``doubling`` (a letter doubled or undoubled),
+    ``consonants`` (same consonants in order: a vowel slip), ``anagram`` (same letters),
+    ``first`` (same first letter).
+
+    Example:
+        >>> sorted(edit_shapes("recieve", "receive"))
+        ['anagram', 'consonants', 'first', 'transposed', 'vowel']
+        >>> sorted(edit_shapes("adress", "address"))
+        ['doubling', 'first', 'longer']
+    """
+    out = set()
+    if len(word) == len(typo) + 1:
+        out.add("longer")
+    elif len(word) == len(typo) - 1:
+        out.add("shorter")
+    elif len(word) == len(typo):
+        diff = [i for i, (a, b) in enumerate(zip(typo, word, strict=True)) if a != b]
+        if (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and typo[diff[0]] == word[diff[1]]
+            and (typo[diff[1]] == word[diff[0]])
+        ):
+            out.add("transposed")
+        if len(diff) == 1 and _adjacent_keys(typo[diff[0]], word[diff[0]]):
+            out.add("adjacent_key")
+        if diff and all(typo[i] in _VOWELS and word[i] in _VOWELS for i in diff):
+            out.add("vowel")
+    if typo != word and _squeeze(typo) == _squeeze(word):
+        out.add("doubling")
+    if [c for c in typo if c not in _VOWELS] == [c for c in word if c not in _VOWELS]:
+        out.add("consonants")
+    if sorted(typo) == sorted(word):
+        out.add("anagram")
+    if typo[:1] == word[:1]:
+        out.add("first")
+    return out
 
 
 def deletes(word: str, max_distance: int) -> set[str]:

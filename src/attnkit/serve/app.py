@@ -2,14 +2,17 @@
 
 One process serves one run folder: a translation model (Bahdanau attention: which source
 pieces each target piece looked at), a pointer-generator summarizer (the same, with p_gen and
-the copied words), a tagger (self-attention between words, per layer and head) or an image
-classifier (squeeze-and-excitation: how each stage's channel gates re-weighted the image).
+the copied words), a tagger (self-attention between words, per layer and head), an image
+classifier (squeeze-and-excitation: how each stage's channel gates re-weighted the image) or a
+spelling corrector (a memory network: each hop's attention over a doubtful word's context and
+candidates).
 ``GET /`` is the explorer page, ``GET /api/info`` describes the model, and ``POST
-/api/translate``, ``/api/summarize`` or ``/api/tag`` (JSON) or ``/api/classify`` (a multipart
-PNG / JPEG upload) return the prediction with its attention weights as JSON. Input a user can
-get wrong (empty text, unseen characters, a missing layer, not an image) is a 422 with
-``{"detail": "<what is wrong>"}``, a body over the limit a 413, a missing or wrong API key a
-401 (:mod:`attnkit.serve.security`); the OpenAPI pages ``/docs`` and ``/redoc`` work offline.
+/api/translate``, ``/api/summarize``, ``/api/tag``, ``/api/correct`` (JSON) or
+``/api/classify`` (a multipart PNG / JPEG upload) return the prediction with its attention
+weights as JSON. Input a user can get wrong (empty or over-long text, unseen characters, a
+missing layer, not an image) is a 422 with ``{"detail": "<what is wrong>"}``, a body over
+the limit a 413, a missing or wrong API key a 401 (:mod:`attnkit.serve.security`); the OpenAPI
+pages ``/docs`` and ``/redoc`` work offline.
 
 Example:
     $ attnkit serve --model ~/.cache/attnkit/runs/demo --port 8000
@@ -32,7 +35,7 @@ from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from attnkit.data.images import read_image
 from attnkit.errors import AttnkitError
@@ -49,7 +52,7 @@ from attnkit.tasks import Run, open_run, task_of_run
 from attnkit.tasks.classify.explain import gate_summary
 
 MAX_TAG_CHARS = 512  # (H, L, L) weights in the reply: 512 words x 4 heads is ~8 MB of JSON
-SERVED_TASKS = ("translate", "summarize", "tag", "segtag", "classify")
+SERVED_TASKS = ("translate", "summarize", "tag", "segtag", "classify", "correct")
 UPLOAD_FORMATS = ("PNG", "JPEG")  # what /api/classify decodes (PIL format names)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -149,6 +152,63 @@ class TagResponse(BaseModel):
     layers: int
     attention: list[list[list[float]]] | None  # (H, L, L)
     characters: list[str] | None = None  # the attention's axis for a character-level model
+
+
+class CorrectRequest(_Request):
+    """English text to correct (at most the run's ``max_chars`` characters)."""
+
+    text: str
+
+
+class Change(BaseModel):
+    """A corrected token: its ``index`` in ``tokens``, the word ``from`` and ``to``, the
+    ``kind`` (``nonword``: a word the lexicon lacks; ``realword``: a confusion-set word) and
+    the chosen candidate's probability."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    index: int
+    from_: str = Field(alias="from")
+    to: str
+    kind: Literal["nonword", "realword"]
+    score: float
+
+
+class CandidateProbability(BaseModel):
+    """A candidate of a checked token (``keep``: the token itself) and its probability."""
+
+    word: str
+    probability: float
+    keep: bool
+
+
+class MemorySlot(BaseModel):
+    """A memory slot of a checked token: a ``context`` token (``offset`` from it) or a
+    ``candidate`` (its ``rank``)."""
+
+    kind: Literal["context", "candidate"]
+    label: str
+    offset: int | None = None
+    rank: int | None = None
+
+
+class CheckedToken(BaseModel):
+    """A token the corrector scrutinised: its candidates, its memory slots and each hop's
+    attention over them (``attention[k][m]``, hop k on slot m; each row sums to 1)."""
+
+    index: int
+    token: str
+    candidates: list[CandidateProbability]
+    memory: list[MemorySlot]
+    attention: list[list[float]]  # (K, slots)
+
+
+class CorrectResponse(BaseModel):
+    """The corrected text, the input's tokens, the changes, and every checked token's hops."""
+
+    text: str
+    tokens: list[str]
+    changes: list[Change]
+    hops: list[CheckedToken]
 
 
 # the multipart fields of /api/classify
@@ -326,14 +386,36 @@ def _add_classify_routes(app: FastAPI, run: Run, lock: threading.Lock) -> dict:
     }
 
 
+def _add_correct_routes(app: FastAPI, run: Run, lock: threading.Lock) -> dict:
+    task = run.task
+
+    @app.post("/api/correct", response_model=CorrectResponse)
+    def correct(req: CorrectRequest) -> CorrectResponse:
+        """Correct the spelling of one text; each checked word's hop attention comes with it."""
+        with lock:
+            result = task.predict(run, [req.text], attention=True)[0]
+        for hop in result["hops"]:
+            hop["attention"] = [[round(w, 4) for w in row] for row in hop["attention"]]
+        return CorrectResponse(**result)
+
+    return {
+        "hops": run.model.config.hops,
+        "window": run.assets.window,
+        "candidates": run.assets.candidates,
+        "max_chars": run.config.max_chars,
+    }
+
+
 ROUTES = {
     "translate": _add_translate_routes,
     "summarize": _add_summarize_routes,
     "tag": _add_tag_routes,
     "segtag": _add_tag_routes,
     "classify": _add_classify_routes,
+    "correct": _add_correct_routes,
 }
-API = {"translate": "/api/translate", "summarize": "/api/summarize", "classify": "/api/classify"}
+API = {"translate": "/api/translate", "summarize": "/api/summarize", "classify": "/api/classify",
+       "correct": "/api/correct"}  # fmt: skip
 # tag, segtag: /api/tag
 
 

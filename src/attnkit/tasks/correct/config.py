@@ -26,7 +26,7 @@ class CorrectDataConfig:
     seed: int = 0  # which errors are injected (train.seed: init and batch order)
     train_copies: int = 2  # each training sentence injected this many times (seeds seed..)
     max_train_sentences: int = 0  # 0: all; else the first N (corpus order) for quick runs
-    max_eval_sentences: int = 4000  # dev sentences scored during training (0: all)
+    max_eval_sentences: int = 0  # dev sentences scored during training (0: all)
     buckets: int = 32768  # hashed character n-gram embeddings
     ngrams: list[int] = field(default_factory=lambda: [3, 4])  # n-gram sizes of "<word>"
     batch_size: int = 128  # checked tokens per batch

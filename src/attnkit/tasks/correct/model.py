@@ -3,20 +3,22 @@
 For each token under scrutiny the memory holds ``2W`` context slots (the words ``W`` to the
 left and ``W`` to the right, one slot per relative position) and ``C`` candidate slots (the
 token itself, "keep", first). Every slot is a bag of ids: the word's id (frequent words),
-hashed character n-grams (so unseen words have a representation), and for candidates a few
-flag ids (edit distance, keep, confusion partner). Temporal encoding gives each slot a learned
-vector, so a slot knows its relative position or candidate rank. The query is the token's id
-(``<unk>`` for an unknown word) and flags for its shape (lower, title, upper case, sentence
-start) and role (unknown word or confusion-set word); its spelling reaches the model through
-its candidates (see :mod:`~attnkit.tasks.correct.encode`).
+hashed character n-grams (so unseen words have a representation; a correction of an unknown
+word only its ending), and for candidates flag ids (keep, confusion partner, edit distance, and
+for a correction its rank, frequency decade and edit shapes). Temporal encoding gives each
+slot a learned vector, so a slot knows its relative position or candidate rank. The query is
+the token's id (``<unk>`` for an unknown word) and flags for its shape (lower, title, upper
+case, sentence start) and role (unknown word or confusion-set word); its spelling reaches the
+model through its candidates (see :mod:`~attnkit.tasks.correct.encode`).
 :class:`~attnkit.attention.MemoryAttention` runs ``K`` hops (adjacent weight tying, Sukhbaatar
 et al. 2015), and the final state scores each candidate:
 
     logit_c = u_{K+1} . sum_{x in bag(c)} C^K x  +  w . f_c
 
 with the answer table ``C^K`` (as MemN2N's ``W^T``) and a linear term over the candidate's
-numeric features ``f_c`` (frequency, distance, keep flags). Cross-entropy over the candidates
-trains it.
+numeric features ``f_c`` (frequency, distance, edit shapes, keep flags). Cross-entropy over
+the candidates trains it; when correcting, ``unknown_keep_bias`` is added to the keep logit of
+a word the lexicon lacks (:func:`~attnkit.tasks.correct.task.candidate_scores`).
 
 Notation for tensor shapes: B tokens, M memory slots (``2W + C``), L ids per slot, Lq query
 ids, C candidates, F candidate features, K hops, E embedding size.
@@ -43,6 +45,8 @@ class CorrectorConfig:
     hops: int = 3  # K: rounds of attention over context and candidates
     window: int = 5  # W: context words on each side of the token
     candidates: int = 8  # C: candidates per token, keep included
+    unknown_keep_bias: float = 0.0  # added to the keep logit of a word the lexicon lacks when
+    # correcting (not in training): < 0 corrects more unknown words; chosen on dev
 
     def __post_init__(self) -> None:
         if self.embed_dim < 1 or self.hops < 1 or self.window < 0 or self.candidates < 2:

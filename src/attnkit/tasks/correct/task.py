@@ -113,13 +113,20 @@ def encode_examples(
 def candidate_scores(
     model: MemoryCorrector, data: Encoded, device: torch.device, *, weights: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Candidate probabilities ``(N, C)`` and, with ``weights``, hop attention ``(N, K, M)``."""
+    """Candidate probabilities ``(N, C)`` and, with ``weights``, hop attention ``(N, K, M)``.
+
+    The keep candidate of a word the lexicon lacks gets the model's ``unknown_keep_bias``
+    added to its logit (a decision threshold chosen on dev; training never sees it).
+    """
     probs, hops = [], []
+    keep_unknown = FEATURES.index("keep_unknown")
     for start in range(0, len(data), EVAL_BATCH):
         b = data.batch(range(start, min(start + EVAL_BATCH, len(data))))
         logits, w = model(b["memory"].to(device), b["query"].to(device),
                           b["features"].to(device), b["mask"].to(device),
                           return_weights=weights)  # fmt: skip
+        bias = model.config.unknown_keep_bias * b["features"][..., keep_unknown]  # (B, C)
+        logits = logits + bias.to(device)
         probs.append(logits.float().softmax(-1).cpu())
         if weights:
             hops.append(w.float().cpu())
