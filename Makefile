@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup setup-browser demo test bench bench-tag bench-classify lint format clean
+.PHONY: setup setup-browser demo test bench bench-tag bench-classify bench-peers lint format clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,11 @@ bench-tag: setup
 
 bench-classify: setup
 	$(VENV)/bin/attnkit bench classify
+
+# attnkit vs JoeyNMT 2.3.0 (its code fetched into the cache): speed, memory and quality at the
+# 15-minute budget; needs `attnkit bench translate-arch` runs, trains JoeyNMT (about an hour).
+bench-peers: setup
+	$(VENV)/bin/attnkit bench peers
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks examples

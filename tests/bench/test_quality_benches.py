@@ -90,7 +90,7 @@ def test_tag_bench_table_has_variants_and_baselines(tmp_path, pku_heldout, capsy
 def test_translate_bench_maps_special_ids_to_joeynmt():
     import torch
 
-    from attnkit.bench.translate import _to_joey_ids
+    from attnkit.bench.joeynmt_peer import to_joey_ids as _to_joey_ids
 
     ours = torch.tensor([[2, 7, 1, 3, 0, 0]])  # BOS, a piece, UNK, EOS, PAD, PAD
     assert _to_joey_ids(ours).tolist() == [[2, 7, 0, 3, 1, 1]]  # Joey: UNK 0, PAD 1

@@ -9,11 +9,9 @@ AdamW, one step = forward + backward + clip + optimizer step, timed interleaved 
 in float32 and under bfloat16 autocast. The ratio is attnkit seconds / JoeyNMT seconds per
 step (median); target tokens per second are printed beside it.
 
-JoeyNMT comes from PyPI (``attnkit data get joeynmt``: the joeynmt 2.3.0 wheel and the
-three small packages its model code imports, unpacked into the cache; its other requirements —
-tensorboard, datasets, pylint, ... — are not needed to build and train a model).
-``torch.utils.tensorboard`` is replaced by a stub when tensorboard is missing: JoeyNMT's
-model code imports it but never writes a summary.
+JoeyNMT's code (from the package registry, into the cache) and its models at attnkit's sizes:
+:mod:`attnkit.bench.joeynmt_peer`; ``attnkit bench peers`` extends this comparison to the
+Transformer, decoding, memory and quality.
 
 Example:
     $ attnkit bench translate                 # about 5 minutes on 2 CPU cores
@@ -26,104 +24,17 @@ import argparse
 import statistics
 import sys
 import tempfile
-import types
 from datetime import datetime
 from pathlib import Path
 
 import torch
 
+from attnkit.bench.joeynmt_peer import PEER, joey_loss, joeynmt_model
 from attnkit.bench.report import DEFAULT_OUT, machine, write_results
 from attnkit.data import parallel
-from attnkit.data.assets import JOEYNMT_PACKAGES
 from attnkit.data.batching import token_batches
-from attnkit.data.registry import ensure
 from attnkit.models.losses import label_smoothed_cross_entropy
 from attnkit.paths import repo_configs_dir
-from attnkit.specials import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-
-PEER = JOEYNMT_PACKAGES[0]
-JOEY_UNK, JOEY_PAD = 0, 1  # JoeyNMT swaps attnkit's PAD and UNK ids; BOS and EOS agree
-
-
-def import_joeynmt():
-    """``joeynmt.model`` from the cached asset (fetched on first use)."""
-    folder = str(ensure("joeynmt"))
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    try:
-        import torch.utils.tensorboard  # noqa: F401
-    except ImportError:  # JoeyNMT's helpers import SummaryWriter; model code never uses it
-        stub = types.ModuleType("torch.utils.tensorboard")
-        stub.SummaryWriter = object  # type: ignore[attr-defined]
-        sys.modules["torch.utils.tensorboard"] = stub
-    import logging
-
-    import joeynmt.model
-
-    logging.getLogger("joeynmt").setLevel(logging.WARNING)
-    return joeynmt.model
-
-
-def joeynmt_model(cfg, vocab_size: int):
-    """JoeyNMT's model with the same architecture as attnkit's ``cfg.model``."""
-    model_mod = import_joeynmt()
-    from joeynmt.vocabulary import Vocabulary
-
-    m = cfg.model
-    specials = types.SimpleNamespace(
-        unk_token="<unk>",
-        pad_token="<pad>",
-        bos_token="<s>",
-        eos_token="</s>",
-        sep_token=None,
-        lang_tags=[],
-        unk_id=JOEY_UNK,
-        pad_id=JOEY_PAD,
-        bos_id=BOS_ID,
-        eos_id=EOS_ID,
-    )
-    vocab = Vocabulary([f"piece{i}" for i in range(vocab_size - 4)], specials)
-    emb = {"embedding_dim": m.emb_dim, "scale": False, "dropout": m.dropout}
-    joey_cfg = {
-        "initializer": "xavier_uniform",
-        "embed_initializer": "normal",
-        "embed_init_weight": m.emb_dim**-0.5,
-        "bias_initializer": "zeros",
-        "init_rnn_orthogonal": True,
-        "tied_embeddings": True,
-        "tied_softmax": True,
-        "encoder": {
-            "type": "recurrent",
-            "rnn_type": m.rnn,
-            "embeddings": emb,
-            "hidden_size": m.hidden_dim // 2,
-            "bidirectional": True,
-            "dropout": m.dropout,
-            "num_layers": m.enc_layers,
-        },
-        "decoder": {
-            "type": "recurrent",
-            "rnn_type": m.rnn,
-            "embeddings": emb,
-            "hidden_size": m.hidden_dim,
-            "attention": "bahdanau",
-            "input_feeding": m.input_feeding,
-            "init_hidden": "bridge",
-            "dropout": m.dropout,
-            "hidden_dropout": m.dropout,
-            "num_layers": m.dec_layers,
-        },
-    }
-    model = model_mod.build_model(joey_cfg, src_vocab=vocab, trg_vocab=vocab)
-    model.loss_function = ("crossentropy", cfg.label_smoothing)
-    return model
-
-
-def _to_joey_ids(ids: torch.Tensor) -> torch.Tensor:
-    """attnkit ids (PAD 0, UNK 1, BOS 2, EOS 3) -> JoeyNMT's (UNK 0, PAD 1, BOS 2, EOS 3)."""
-    out = ids.clone()
-    out[ids == PAD_ID], out[ids == UNK_ID] = JOEY_PAD, JOEY_UNK
-    return out
 
 
 def _batches(cfg, folder: Path, n: int) -> tuple[list[dict[str, torch.Tensor]], int]:
@@ -146,21 +57,7 @@ def _ours_step(model, opt, batch, cfg):
 
 
 def _joey_step(model, opt, batch, cfg):
-    src, src_len = _to_joey_ids(batch["src"]), batch["src_len"]
-    # JoeyNMT's decoder input is the target with EOS replaced by padding (joeynmt.batch.Batch)
-    trg_input = torch.where(batch["tgt_in"] == EOS_ID, JOEY_PAD, _to_joey_ids(batch["tgt_in"]))
-    trg = _to_joey_ids(batch["tgt_out"])
-    trg_mask = (trg != JOEY_PAD).unsqueeze(1)  # (B, 1, Lt)
-    loss, _, _, _ = model(
-        return_type="loss",
-        src=src,
-        trg_input=trg_input,
-        src_mask=(src != JOEY_PAD).unsqueeze(1),
-        src_length=src_len,
-        trg_mask=trg_mask,
-        trg=trg,
-    )
-    n = int(trg_mask.sum())
+    loss, n = joey_loss(model, batch)
     return loss / n, n
 
 
@@ -210,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         batches, vocab_size = _batches(cfg, Path(tmp), args.steps)
     torch.manual_seed(0)
     ours = Seq2Seq(cfg.model, src_vocab=vocab_size, tgt_vocab=vocab_size)
-    joey = joeynmt_model(cfg, vocab_size)
+    joey = joeynmt_model(cfg, vocab_size, label_smoothing=cfg.label_smoothing)
     params = {
         "attnkit": sum(p.numel() for p in ours.parameters()),
         "joeynmt": sum(p.numel() for p in joey.parameters()),
@@ -258,4 +155,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["import_joeynmt", "joeynmt_model", "main"]
+__all__ = ["main"]

@@ -29,6 +29,7 @@ BENCHMARKS = {
     "translate-arch": "RNN vs Transformer (+ gating ablation) at the same budget (--help)",
     "kv-cache": "Transformer greedy decoding with the KV cache vs recomputing the prefix (--help)",
     "onnx-translate": "Exported translators: test-split parity and speed vs PyTorch (--help)",
+    "peers": "attnkit vs JoeyNMT 2.3.0: train/decode speed, memory, BLEU at a budget (--help)",
 }
 
 
