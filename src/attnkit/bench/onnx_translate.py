@@ -42,12 +42,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model", type=Path, action="append", required=True, help="translate run (repeatable)"
     )
-    parser.add_argument("--sentences", type=int, default=200, help="test sentences timed")
     parser.add_argument(
-        "--parity-sentences", type=int, default=128, help="test sentences of the log-prob check"
+        "--sentences", type=report.positive_int, default=200, help="test sentences timed"
     )
-    parser.add_argument("--repeats", type=int, default=3, help="timed pairs per search")
-    parser.add_argument("--threads", type=int, default=1, help="threads of both runtimes")
+    parser.add_argument(
+        "--parity-sentences",
+        type=report.positive_int,
+        default=128,
+        help="test sentences of the log-prob check",
+    )
+    parser.add_argument(
+        "--repeats", type=report.positive_int, default=3, help="timed pairs per search"
+    )
+    parser.add_argument(
+        "--threads", type=report.positive_int, default=1, help="threads of both runtimes"
+    )
     parser.add_argument("--out", type=Path, default=report.DEFAULT_OUT, help="folder for the JSON")
     return parser
 
@@ -149,10 +158,6 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    if min(args.sentences, args.parity_sentences, args.repeats, args.threads) < 1:
-        print("error: --sentences, --parity-sentences, --repeats, --threads must be >= 1",
-              file=sys.stderr)  # fmt: skip
-        return 2
     torch.set_num_threads(args.threads)
     started = datetime.now()
     try:

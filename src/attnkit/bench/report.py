@@ -88,6 +88,22 @@ def positive_ints(text: str) -> list[int]:
     return values
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type``: one positive integer.
+
+    Example:
+        >>> positive_int("3")
+        3
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def publish(name: str, out: Path, started: datetime, lines: list[str], **record) -> Path:
     """Print a benchmark's table ``lines`` and write them, the machine and ``record`` as its
     JSON (:func:`write_results`); the path written."""
