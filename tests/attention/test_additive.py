@@ -206,3 +206,44 @@ def test_masked_softmax_matches_softmax_on_visible_entries():
             assert (p[r] == 0).all()
     scores.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda s: masked_softmax(s, mask), (scores,))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_tanh_helper_equals_torch_tanh_values_and_gradient(dtype):
+    """The chunked float32 tanh gives torch.tanh's values and gradient bit for bit, across a
+    partial last chunk (19 rows = 2 x 8 + 3)."""
+    from attnkit.attention.additive import tanh
+
+    x = (3 * torch.randn(19, 2, 5, generator=torch.Generator().manual_seed(0))).to(dtype)
+    ours, ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+    g = torch.randn(19, 2, 5, generator=torch.Generator().manual_seed(1)).to(dtype)
+    y = tanh(ours)
+    y.backward(g)
+    torch.tanh(ref).backward(g)
+    assert y.dtype == dtype
+    assert torch.equal(y, torch.tanh(x))
+    assert torch.equal(ours.grad, ref.grad)
+
+
+def test_context_under_autocast_keeps_no_copy_of_the_values_per_step():
+    """Under bf16 autocast every step's weighted sum uses the values as given: the tensors
+    kept for backward over 6 steps hold no (B, Lk, Dv) copy of them, and the context equals
+    the float32 one."""
+    att = AdditiveAttention(query_dim=DQ, key_dim=DK, hidden_dim=A)
+    keys = torch.randn(B, LK, DK)
+    values = torch.randn(B, LK, DV, requires_grad=True)
+    copies = []
+
+    def pack(t):
+        if t.shape == values.shape and t.data_ptr() != values.data_ptr():
+            copies.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            proj = att.precompute_keys(keys)
+            outs = [att(torch.randn(B, DQ), keys, values, proj_keys=proj) for _ in range(6)]
+    assert copies == []
+    ctx, w = outs[-1]
+    assert ctx.dtype == torch.float32
+    torch.testing.assert_close(ctx, (w[:, None, :].float() @ values)[:, 0], rtol=0, atol=1e-6)

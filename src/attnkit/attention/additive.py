@@ -82,12 +82,57 @@ def _check_inputs(
     return values, mask, coverage
 
 
+TANH_ROWS = 8
+"""Leading-axis rows :func:`tanh` converts to float32 at a time (a few hundred KB: in cache)."""
+
+
+class _ChunkedFloat32Tanh(torch.autograd.Function):
+    """tanh evaluated in float32 a few rows at a time, returned and kept in the input's dtype."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        y = torch.empty_like(x)
+        for s in range(0, x.size(0), TANH_ROWS):
+            y[s : s + TANH_ROWS] = torch.tanh(x[s : s + TANH_ROWS].float())
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y)  # grad * (1 - y^2), in y's dtype
+
+
+def tanh(x: Tensor) -> Tensor:
+    """``torch.tanh`` with the same values and gradient, faster for bf16 / fp16 on the CPU.
+
+    torch's CPU kernel for bfloat16 is about twice as slow as converting to float32,
+    evaluating there and converting back; done a few rows at a time (so that no large float32
+    buffer is allocated), the additive energies of a teacher-forced Bible batch under bf16
+    autocast, (117, 1, 51, 256) a step, take 4.7 instead of 5.7 ms forward and backward.
+    Other dtypes and devices go straight to ``torch.tanh``.
+
+    Example:
+        >>> x = torch.randn(20, 3, 5).bfloat16()
+        >>> torch.equal(tanh(x), torch.tanh(x))
+        True
+    """
+    if x.device.type != "cpu" or x.dtype not in (torch.bfloat16, torch.float16) or x.dim() == 0:
+        return torch.tanh(x)
+    return _ChunkedFloat32Tanh.apply(x)
+
+
 def _attend(
     scores: Tensor, values: Tensor, mask: Tensor | None, squeeze: bool
 ) -> tuple[Tensor, Tensor]:
     """Masked softmax of ``(B, Lq, Lk)`` scores, weighted sum of ``(B, Lk, Dv)`` values."""
     weights = masked_softmax(scores, mask)  # (B, Lq, Lk)
-    context = weights @ values  # (B, Lq, Dv)
+    # The weighted sum in the values' own dtype, outside autocast: under bf16 autocast it would
+    # cast the (B, Lk, Dv) values anew at every decoder step and keep each copy for backward
+    # (a teacher-forced Bible batch: 50 copies, 146 MB); a one-query product gains nothing
+    # from bf16 matmuls.
+    with torch.autocast(values.device.type, enabled=False):
+        context = weights.to(values.dtype) @ values  # (B, Lq, Dv)
     if squeeze:
         return context.squeeze(1), weights.squeeze(1)  # (B, Dv), (B, Lk)
     return context, weights
@@ -168,7 +213,7 @@ class AdditiveAttention(nn.Module):
         hidden = self.query_proj(q)[:, :, None, :] + proj_keys[:, None, :, :]  # (B, Lq, Lk, A)
         if coverage is not None:
             hidden = hidden + self.coverage_proj(coverage.unsqueeze(-1))  # (B, Lq, Lk, A)
-        scores = self.energy(torch.tanh(hidden)).squeeze(-1)  # (B, Lq, Lk)
+        scores = self.energy(tanh(hidden)).squeeze(-1)  # (B, Lq, Lk)
         return _attend(scores, values, mask, squeeze)
 
 
@@ -259,7 +304,7 @@ class LuongAttention(nn.Module):
             hidden = self.query_proj(q)[:, :, None, :] + proj_keys[:, None, :, :]  # (B,Lq,Lk,A)
             if coverage is not None:
                 hidden = hidden + self.coverage_proj(coverage.unsqueeze(-1))
-            scores = self.energy(torch.tanh(hidden)).squeeze(-1)  # (B, Lq, Lk)
+            scores = self.energy(tanh(hidden)).squeeze(-1)  # (B, Lq, Lk)
         else:
             scores = q @ proj_keys.transpose(1, 2)  # (B, Lq, Lk)
             if coverage is not None:
