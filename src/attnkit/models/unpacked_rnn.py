@@ -4,7 +4,9 @@
 ``nn.GRU`` / ``nn.LSTM`` run over padding directly lets the backward direction start in the
 padding. :class:`UnpackedBiRNN` runs each direction as a one-way RNN sharing the original's
 weights, the backward one over each row reversed within its own length (padding stays at the
-end), so every real token sees what it sees in the packed run.
+end), so every real token sees what it sees in the packed run. On the CPU it is also the faster
+way to train a GRU encoder: the packed RNN's backward zero-fills and adds one full-size
+gradient per time step (:meth:`attnkit.models.seq2seq.Seq2Seq.encode`).
 
 Example:
     >>> from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -21,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -43,11 +46,12 @@ class UnpackedBiRNN(nn.Module):
         for layer in range(rnn.num_layers):
             pair = nn.ModuleList()
             for suffix in (f"_l{layer}", f"_l{layer}_reverse"):
-                one = type(rnn)(
+                one = type(rnn)(  # on "meta": no memory, no draw from the random generator
                     2 * rnn.hidden_size if layer else rnn.input_size,
                     rnn.hidden_size,
                     batch_first=True,
                     bias=rnn.bias,
+                    device="meta",
                 )
                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                     if hasattr(rnn, name + suffix):
@@ -55,10 +59,11 @@ class UnpackedBiRNN(nn.Module):
                 pair.append(one)
             self.layers.append(pair)
 
-    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, lengths: Tensor, *, dropout: float = 0.0) -> tuple[Tensor, Tensor]:
         """``x`` (B, L, E), ``lengths`` (B,) >= 1 -> outputs (B, L, 2h) and the last layer's
         final hidden states (B, 2h): forward at each row's last token, backward at its first
-        (an LSTM's final cells are not given)."""
+        (an LSTM's final cells are not given). ``dropout`` applies between layers, as the
+        wrapped RNN's ``dropout`` does in training (pass 0 in eval)."""
         L = x.size(1)
         t = torch.arange(L, device=x.device)[None, :]  # (1, L)
         n = lengths.to(x.device)[:, None]  # (B, 1)
@@ -66,7 +71,9 @@ class UnpackedBiRNN(nn.Module):
         flip = torch.where(t < n, n - 1 - t, t)[..., None]  # (B, L, 1): reversal within length
         last = (n - 1)[..., None]  # (B, 1, 1)
         finals = x.new_zeros(0)
-        for forward, backward in self.layers:
+        for i, (forward, backward) in enumerate(self.layers):
+            if i and dropout:
+                x = F.dropout(x, dropout, training=True)
             out_f, _ = forward(x)  # (B, L, h)
             out_r, _ = backward(x.gather(1, flip.expand(-1, -1, x.size(-1))))  # reversed rows
             h = out_r.size(-1)
