@@ -239,11 +239,38 @@ def test_context_under_autocast_keeps_no_copy_of_the_values_per_step():
             copies.append(t)
         return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            proj = att.precompute_keys(keys)
-            outs = [att(torch.randn(B, DQ), keys, values, proj_keys=proj) for _ in range(6)]
+    hooks = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t)
+    with hooks, torch.autocast("cpu", dtype=torch.bfloat16):
+        proj = att.precompute_keys(keys)
+        outs = [att(torch.randn(B, DQ), keys, values, proj_keys=proj) for _ in range(6)]
     assert copies == []
     ctx, w = outs[-1]
     assert ctx.dtype == torch.float32
     torch.testing.assert_close(ctx, (w[:, None, :].float() @ values)[:, 0], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", ["additive", "concat"])
+@pytest.mark.parametrize("use_coverage", [False, True])
+@pytest.mark.parametrize("lq", [None, 3])
+def test_scores_without_grad_equal_the_autograd_path(make, use_coverage, lq, monkeypatch):
+    """Decoding (no grad) builds the tanh layer a few rows at a time: same context and
+    weights as with gradients, for one-step and several-step queries, across chunks."""
+    from attnkit.attention import additive
+
+    monkeypatch.setattr(additive, "SCORE_CHUNK_ELEMENTS", 50)  # a chunk = 1 row here
+    torch.manual_seed(0)
+    if make == "additive":
+        att = AdditiveAttention(query_dim=DQ, key_dim=DK, hidden_dim=A, coverage=use_coverage)
+    else:
+        att = LuongAttention(DQ, DK, mode="concat", hidden_dim=A, coverage=use_coverage)
+    q, keys, values, mask, coverage = _inputs(torch.float32)
+    if lq is not None:
+        q = torch.randn(B, lq, DQ)
+        coverage = torch.rand(B, lq, LK)
+    kwargs = {"mask": mask, "coverage": coverage if use_coverage else None}
+    with torch.no_grad():
+        ctx, w = att(q, keys, values, **kwargs)
+    ref_ctx, ref_w = att(q, keys, values, **kwargs)
+    assert ref_ctx.requires_grad and not ctx.requires_grad
+    torch.testing.assert_close(ctx, ref_ctx, rtol=0, atol=1e-6)
+    torch.testing.assert_close(w, ref_w, rtol=0, atol=1e-6)

