@@ -32,3 +32,8 @@ def runs_dir() -> Path:
 def repo_configs_dir() -> Path:
     """The ``configs/`` folder of the source checkout (the package is installed editable)."""
     return Path(__file__).resolve().parents[2] / "configs"
+
+
+def repo_measured_dir() -> Path:
+    """The ``benchmarks/measured/`` folder of the source checkout: the JSON behind the README."""
+    return Path(__file__).resolve().parents[2] / "benchmarks" / "measured"

@@ -30,8 +30,9 @@ quality    test BLEU and chrF at the 15-minute budget, by the same sacrebleu cal
            JoeyNMT trained by :func:`train_joeynmt` with its own recipe for that budget
 =========  ===================================================================================
 
-The budget in updates: attnkit's RNN made 1,001 updates in its quiet 15-minute run, so
-JoeyNMT gets ``1,001 x (attnkit RNN CPU s/update / JoeyNMT CPU s/update)``, the step times
+The budget in updates: attnkit's RNN made N updates in its quiet 15-minute run
+(:func:`~attnkit.bench.translate_arch.quiet_rnn_updates`), so JoeyNMT gets
+``N x (attnkit RNN CPU s/update / JoeyNMT CPU s/update)``, the step times
 measured as ``attnkit bench translate-arch`` measures them (:func:`budget_updates`; kept in
 ``<runs>/budget.json``). JoeyNMT's training (:func:`train_joeynmt`) is a thin loop over
 attnkit's batches that uses JoeyNMT's model loss, its optimizer / scheduler / gradient
@@ -71,12 +72,11 @@ from attnkit.bench.joeynmt_peer import (
     joeynmt_model,
 )
 from attnkit.bench.report import DEFAULT_OUT, publish
+from attnkit.bench.translate_arch import quiet_rnn_updates
 from attnkit.fileio import read_json, write_json
 
 ARCHS = {"rnn": "translate_es_en.yaml", "transformer": "translate_es_en_transformer.yaml"}
 PARTS = ("budget", "train", "decode", "rss", "quality")
-RNN_UPDATES = 1001
-"""attnkit's RNN updates in its quiet 15-minute run (benchmarks/measured/translate_quality.json)."""
 
 DEFAULT_ATTNKIT_RUNS = "bench-translate-arch/budget15"
 """attnkit's runs at the budget, under the runs folder: ``rnn`` and ``transformer``."""
@@ -210,8 +210,11 @@ def budget_updates(
     from attnkit.training.trainer import resolve_bf16
 
     path = folder / "budget.json"
+    rnn_updates = quiet_rnn_updates()
     if path.is_file():
-        return read_json(path, "JoeyNMT's budget")
+        stored = read_json(path, "JoeyNMT's budget")
+        if stored.get("attnkit_rnn_updates") == rnn_updates:  # else: another anchor, remeasure
+            return stored
     torch.set_num_threads(1)
     cfg = {arch: load_cfg(arch, overrides) for arch in ARCHS}
     prepared = prepare(cfg["rnn"], folder / "data", tokenizer_from)
@@ -223,10 +226,11 @@ def budget_updates(
     times, _ = cpu_rounds(steps, data, rounds, warmup=batches)
     seconds = {name: statistics.median(ts) for name, ts in times.items()}
     record = {
+        "attnkit_rnn_updates": rnn_updates,
         "cpu_seconds_per_update": seconds,
         "attnkit_rnn_bf16": bf16,
         "updates": {
-            arch: max(1, round(RNN_UPDATES * seconds["attnkit_rnn"] / seconds[f"joeynmt_{arch}"]))
+            arch: max(1, round(rnn_updates * seconds["attnkit_rnn"] / seconds[f"joeynmt_{arch}"]))
             for arch in ARCHS
         },
         "batches": batches,
@@ -552,7 +556,8 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer_from = ours / "rnn" if (ours / "rnn" / "tokenizer").is_dir() else None
     budget = budget_updates(folder, args.overrides, tokenizer_from)
     updates = {a: args.updates or budget["updates"][a] for a in args.archs}
-    print(f"JoeyNMT's updates at attnkit's RNN budget of {RNN_UPDATES:,}: {updates}", flush=True)
+    rnn_updates = budget["attnkit_rnn_updates"]
+    print(f"JoeyNMT's updates at attnkit's RNN budget of {rnn_updates:,}: {updates}", flush=True)
     record: dict = {
         "peer": PEER,
         "threads": 1,
@@ -560,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         "parts": args.parts,
         "attnkit_runs": str(ours),
         "runs": str(folder),
-        "budget": {**budget, "attnkit_rnn_updates": RNN_UPDATES, "joeynmt_updates": updates},
+        "budget": {**budget, "joeynmt_updates": updates},
     }
     cfgs = {arch: load_cfg(arch, args.overrides) for arch in args.archs}
     prepared = prepare(cfgs[args.archs[0]], folder / "data", tokenizer_from)

@@ -6,25 +6,29 @@ variant's budget is turned into updates once, from speeds measured side by side:
 
     updates = budget_minutes x rnn_steps_per_minute x (RNN step time / variant step time)
 
-``rnn_steps_per_minute`` anchors the scale: 1,001 updates in the 15-minute ``budget15`` run
-of ``attnkit bench translate-quality`` (alone on the 2 cores, benchmarks/measured/
-translate_quality.json), so 66.7. The step times are the median of interleaved rounds of
-real training steps (forward, backward, AdamW; bf16 as the config says) on the same batches,
-in one process and one thread, in CPU seconds (``time.process_time``), so that other jobs on
-the machine do not inflate them; only their ratio is used. Each
-variant then trains with ``train.max_steps`` (a deterministic run, whatever the load; any
-thread count), picks its checkpoint on dev BLEU and is scored once on test (beam 5).
+``rnn_steps_per_minute`` anchors the scale: the updates of the 15-minute ``budget15`` run of
+``attnkit bench translate-quality`` (alone on the 2 cores, benchmarks/measured/
+translate_quality.json; :func:`quiet_rnn_updates`) / 15. The step times are the median of
+interleaved rounds of real training steps (forward, backward, AdamW; bf16 as the config
+says) on the same batches, in one process and one thread, in CPU seconds
+(``time.process_time``), so that other jobs on the machine do not inflate them; only their
+ratio is used. Each variant then trains with ``train.max_steps`` (a deterministic run,
+whatever the load; any thread count), picks its checkpoint on dev BLEU and is scored once
+on test (beam 5).
 
-=====================  ========================================================================
-variant                what
-=====================  ========================================================================
-rnn                    ``configs/translate_es_en.yaml``: bi-GRU 256 + Bahdanau (the demo's model)
-transformer            ``configs/translate_es_en_transformer.yaml``: 3+3 layers, SwiGLU, plain
-transformer_gelu       the same with a GELU MLP of equal weights instead of SwiGLU
-transformer_gated      the same with the highway "jump" (``GatedResidual``) on every sublayer
-transformer_lr3e-3     the same with twice the learning rate (the recipe, chosen on dev)
-transformer_dropout0   the same without dropout (faster steps: more updates in the budget)
-=====================  ========================================================================
+============================  ====================================================================
+variant                       what
+============================  ====================================================================
+rnn                           ``configs/translate_es_en.yaml``: bi-GRU 256 + Bahdanau (the demo)
+transformer                   ``configs/translate_es_en_transformer.yaml``: 3+3 layers, SwiGLU
+transformer_gelu              the same with a GELU MLP of equal weights instead of SwiGLU
+transformer_gated             the same with the highway "jump" (``GatedResidual``) on every sublayer
+transformer_lr3e-3            the same with twice the learning rate
+transformer_dropout0          the same without dropout (faster steps: more updates in the budget)
+transformer_dropout0_lr3e-3   both
+rnn_placeholders              the RNN with ``data.placeholder_rate=0.2`` (numbers pass through)
+transformer_placeholders      the Transformer with ``data.placeholder_rate=0.2``
+============================  ====================================================================
 
 Example:
     $ attnkit bench translate-arch --variants rnn,transformer --budget-minutes 15
@@ -47,8 +51,18 @@ from attnkit.fileio import read_json, write_json
 
 TIMING_FILE = "step_seconds.json"
 
-RNN_STEPS_PER_MINUTE = 1001 / 15
-"""Updates per budget minute the RNN planner made alone on 2 cores (translate_quality.json)."""
+
+def quiet_rnn_updates() -> int:
+    """The updates attnkit's RNN made in its 15-minute run alone on the 2 cores (the
+    ``budget15`` row of benchmarks/measured/translate_quality.json, what ``make demo``
+    trains): the anchor of every budget in updates, here and in ``attnkit bench peers``."""
+    from attnkit.paths import repo_measured_dir
+
+    path = repo_measured_dir() / "translate_quality.json"
+    return int(
+        read_json(path, "measured translation quality")["results"]["budget15"]["train"]["steps"]
+    )
+
 
 TRANSFORMER = "translate_es_en_transformer.yaml"
 VARIANTS = {
@@ -62,10 +76,24 @@ VARIANTS = {
     "transformer_dropout0": Variant(
         "transformer_dropout0", ("transformer.dropout=0.0",), TRANSFORMER
     ),
+    "transformer_dropout0_lr3e-3": Variant(
+        "transformer_dropout0_lr3e-3", ("transformer.dropout=0.0", "train.lr=0.003"), TRANSFORMER
+    ),
+    "rnn_placeholders": Variant(
+        "rnn_placeholders", ("data.placeholder_rate=0.2",), "translate_es_en.yaml"
+    ),
+    "transformer_placeholders": Variant(
+        "transformer_placeholders", ("data.placeholder_rate=0.2",), TRANSFORMER
+    ),
 }
 
-SAME_MODEL = {"transformer_lr3e-3": "transformer"}
-"""Variants that only change the training recipe: timed as the model they train."""
+SAME_MODEL = {
+    "transformer_lr3e-3": "transformer",
+    "transformer_dropout0_lr3e-3": "transformer_dropout0",
+    "rnn_placeholders": "rnn",
+    "transformer_placeholders": "transformer",
+}
+"""Variants that only change the training recipe or the data: timed as the model they train."""
 
 
 def step_seconds(
@@ -207,13 +235,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--variants", default="rnn,transformer", help=", ".join(VARIANTS))
     parser.add_argument("--budget-minutes", type=float, default=15.0)
-    parser.add_argument("--rnn-steps-per-minute", type=float, default=RNN_STEPS_PER_MINUTE)
+    parser.add_argument(
+        "--rnn-steps-per-minute",
+        type=float,
+        default=None,
+        help="the RNN's updates per budget minute (default: its quiet 15-minute run's / 15)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="train.threads of each run")
     parser.add_argument(
         "--timing-threads", type=int, default=1, help="threads while timing the steps"
     )
     add_run_options(parser, "translate-arch")
     args = parser.parse_args(argv)
+    if args.rnn_steps_per_minute is None:
+        args.rnn_steps_per_minute = quiet_rnn_updates() / 15
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -259,4 +294,4 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["VARIANTS", "budget_steps", "decode_speed", "main", "step_seconds"]
+__all__ = ["VARIANTS", "budget_steps", "decode_speed", "main", "quiet_rnn_updates", "step_seconds"]
