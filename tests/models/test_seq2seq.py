@@ -152,6 +152,32 @@ def test_cpu_encoder_runs_unpacked_with_the_packed_results_and_gradients():
     torch.testing.assert_close(ours, weight.grad, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"attention": "bahdanau", "coverage": True},
+        {"attention": "luong_general", "rnn": "lstm", "dec_layers": 2},
+    ],
+)
+def test_beams_sharing_encoder_rows_search_as_copies_do(kw, monkeypatch):
+    """Beam search keeps one encoder row per sentence (``group`` = K): the same hypotheses,
+    scores and attention as with one copy of the encoder output per beam."""
+    from attnkit.decoding import beam_search
+    from attnkit.models import seq2seq
+
+    torch.manual_seed(0)
+    model = tiny(**kw).eval()
+    src, lengths, _ = batch(B=5)
+    grouped = beam_search(model, src, lengths, beam_size=4, n_best=3, max_len=9)
+    monkeypatch.setattr(seq2seq, "_block_size", lambda rows: 1)  # a copy per beam
+    copied = beam_search(model, src, lengths, beam_size=4, n_best=3, max_len=9)
+    for ours, ref in zip(grouped, copied, strict=True):
+        assert [h.tokens for h in ours] == [h.tokens for h in ref]
+        for a, b in zip(ours, ref, strict=True):
+            assert a.score == pytest.approx(b.score, abs=1e-5)
+            torch.testing.assert_close(a.attention, b.attention, rtol=0, atol=1e-5)
+
+
 def test_tied_embeddings_share_one_parameter():
     model = tiny(tie_embeddings=True)
     assert model.output.weight is model.tgt_embed.weight

@@ -101,7 +101,8 @@ class PointerGenerator(Seq2Seq):
         assert enc.src_ext is not None, "encode() the source with this model first"
         new_state, att, attn, context, emb = self._decode_one(enc, state, prev_tokens)
         p_gen, vocab = self._gate_and_vocab(att, context, new_state.hidden[-1], emb)
-        copy = copy_distribution(attn.float(), enc.src_ext, enc.ext_vocab)  # (B, V_ext)
+        src_ext = enc.per_row(enc.src_ext)  # (B, Ls)
+        copy = copy_distribution(attn.float(), src_ext, enc.ext_vocab)  # (B, V_ext)
         return mix(p_gen, vocab, copy, log=True), new_state, attn
 
     def forward(  # type: ignore[override]

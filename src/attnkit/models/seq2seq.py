@@ -129,6 +129,9 @@ class EncoderOutput:
         src_ext: (B, Ls) the source ids as given, extended-vocabulary ids included (what a
             pointer-generator copies from), or None.
         ext_vocab: the extended vocabulary size of the batch (V + its most source OOVs).
+        group: decoder rows per encoder row: beam search's K beams of a sentence share its
+            encoder row (rows ``b * group ... b * group + group - 1``), so the attention reads
+            each source's keys and values once, not once per beam (:meth:`index_select`).
     """
 
     states: Tensor
@@ -139,21 +142,65 @@ class EncoderOutput:
     proj_keys: Tensor | None = None
     src_ext: Tensor | None = None
     ext_vocab: int = 0
+    group: int = 1
 
     def index_select(self, indices: Tensor) -> EncoderOutput:
-        """Rows `indices` of the batch (beam expansion, batch shrinking)."""
+        """Decoder rows ``indices`` (beam expansion, batch shrinking).
+
+        When the selected rows come in consecutive blocks of one size that each read one
+        encoder row (``arange(B).repeat_interleave(K)``, or the blocks of the sentences a
+        beam search keeps), the encoder rows are kept once per block and ``group`` is the
+        block size; otherwise every selected row gets its own copy (``group`` 1).
+
+        Example:
+            >>> enc = EncoderOutput(torch.randn(2, 3, 4), torch.ones(2, 3, dtype=torch.bool),
+            ...                     torch.tensor([3, 3]), torch.randn(2, 4))
+            >>> beams = enc.index_select(torch.arange(2).repeat_interleave(5))
+            >>> beams.states.shape[0], beams.group
+            (2, 5)
+            >>> kept = beams.index_select(torch.arange(5, 10))  # sentence 0 is done
+            >>> torch.equal(kept.states, enc.states[1:]), kept.group
+            (True, 5)
+        """
+        rows = torch.div(indices, self.group, rounding_mode="floor")  # encoder rows
+        group = 1 if torch.compiler.is_exporting() else _block_size(rows)
+        rows = rows[::group]
         return EncoderOutput(
-            states=self.states.index_select(0, indices),
-            mask=self.mask.index_select(0, indices),
-            lengths=self.lengths.index_select(0, indices),
-            final=self.final.index_select(0, indices),
-            final_cell=None
-            if self.final_cell is None
-            else self.final_cell.index_select(0, indices),
-            proj_keys=None if self.proj_keys is None else self.proj_keys.index_select(0, indices),
-            src_ext=None if self.src_ext is None else self.src_ext.index_select(0, indices),
+            states=self.states.index_select(0, rows),
+            mask=self.mask.index_select(0, rows),
+            lengths=self.lengths.index_select(0, rows),
+            final=self.final.index_select(0, rows),
+            final_cell=None if self.final_cell is None else self.final_cell.index_select(0, rows),
+            proj_keys=None if self.proj_keys is None else self.proj_keys.index_select(0, rows),
+            src_ext=None if self.src_ext is None else self.src_ext.index_select(0, rows),
             ext_vocab=self.ext_vocab,
+            group=group,
         )
+
+    def per_row(self, x: Tensor) -> Tensor:
+        """An encoder-row tensor (B_enc, ...) repeated for each decoder row (B_enc * group, ...)."""
+        return x if self.group == 1 else x.repeat_interleave(self.group, dim=0)
+
+
+def _block_size(rows: Tensor) -> int:
+    """The length g of the consecutive runs of ``rows`` when all runs have that length and
+    no value comes back in a later run, else 1.
+
+    Example:
+        >>> _block_size(torch.tensor([4, 4, 2, 2])), _block_size(torch.tensor([0, 0, 0, 1]))
+        (2, 1)
+    """
+    n = rows.numel()
+    if n < 2:
+        return 1
+    g = int((rows != rows[0]).nonzero()[0]) if bool((rows != rows[0]).any()) else n
+    if g == 1 or n % g:
+        return 1
+    blocks = rows.view(-1, g)  # (n / g, g)
+    firsts = blocks[:, 0]
+    if not bool((blocks == firsts[:, None]).all()) or firsts.unique().numel() != firsts.numel():
+        return 1
+    return g
 
 
 @dataclass
@@ -406,18 +453,21 @@ class Seq2Seq(nn.Module):
 
     # ------------------------------------------------------------------ decoder
     def init_decoder_state(self, enc: EncoderOutput) -> DecoderState:
-        """Initial decoder state from the encoder's final states (tanh bridge)."""
-        B = enc.final.size(0)
+        """Initial decoder state from the encoder's final states (tanh bridge), one per
+        decoder row."""
+        final = enc.per_row(enc.final)  # (B, H)
+        B = final.size(0)
         L, H = self.cfg.dec_layers, self.cfg.hidden_dim
-        hidden = torch.tanh(self.bridge(enc.final)).view(B, L, H).transpose(0, 1)  # (L, B, H)
+        hidden = torch.tanh(self.bridge(final)).view(B, L, H).transpose(0, 1)  # (L, B, H)
         cell = None
         if self.bridge_cell is not None:
             assert enc.final_cell is not None
-            cell = torch.tanh(self.bridge_cell(enc.final_cell)).view(B, L, H).transpose(0, 1)
+            cell_in = enc.per_row(enc.final_cell)  # (B, H)
+            cell = torch.tanh(self.bridge_cell(cell_in)).view(B, L, H).transpose(0, 1)
             cell = cell.contiguous()
-        feed = enc.final.new_zeros(B, self.att_dim)
+        feed = final.new_zeros(B, self.att_dim)
         coverage = (
-            enc.states.new_zeros(enc.mask.shape, dtype=torch.float32) if self.cfg.coverage else None
+            final.new_zeros(B, enc.mask.size(1), dtype=torch.float32) if self.cfg.coverage else None
         )
         return DecoderState(hidden=hidden.contiguous(), cell=cell, feed=feed, coverage=coverage)
 
@@ -490,12 +540,28 @@ class Seq2Seq(nn.Module):
             new_h.append(h)
             inp = h
         query = inp  # (B, H) top layer
+        context, attn = self._attend(enc, query, coverage)  # (B, H), (B, Ls)
+        att = self.dropout(torch.tanh(self.att_combine(torch.cat([query, context], dim=-1))))
+        return new_h, (new_c if cells is not None else None), att, attn, context
+
+    def _attend(
+        self, enc: EncoderOutput, query: Tensor, coverage: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        """Attention of each decoder row's query (B, H) over its source: context (B, H) and
+        weights (B, Ls). Rows that share an encoder row (``enc.group`` > 1, the beams of one
+        sentence) attend as ``group`` queries over it at once."""
+        g = enc.group
+        if g > 1:
+            query = query.view(-1, g, query.size(-1))  # (B_enc, g, H)
+            if coverage is not None:
+                coverage = coverage.view(-1, g, coverage.size(-1))  # (B_enc, g, Ls)
         extra = {} if coverage is None else {"coverage": coverage}
         context, attn = self.attention(
             query, enc.states, mask=enc.mask, proj_keys=enc.proj_keys, **extra
-        )  # (B, H), (B, Ls)
-        att = self.dropout(torch.tanh(self.att_combine(torch.cat([query, context], dim=-1))))
-        return new_h, (new_c if cells is not None else None), att, attn, context
+        )  # (B, H), (B, Ls) | (B_enc, g, H), (B_enc, g, Ls)
+        if g > 1:
+            context, attn = context.flatten(0, 1), attn.flatten(0, 1)  # (B, H), (B, Ls)
+        return context, attn
 
     def decode_step(
         self, enc: EncoderOutput, state: DecoderState, prev_tokens: Tensor
