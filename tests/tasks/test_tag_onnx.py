@@ -42,3 +42,24 @@ def test_not_an_exported_tagger(tmp_path):
     (tmp_path / "tagger.json").write_text(json.dumps({"format": 1, "tags": ["n"]}))
     with pytest.raises(AttnkitError, match="export again"):
         OnnxTagger(tmp_path)
+
+
+def test_cli_tags_with_an_exported_folder(tiny_tag_run, use_home, tmp_path, capsys):
+    """`attnkit tag --onnx DIR` prints the run's own tags (segmented input and jieba's words
+    of raw text); bad combinations are clear errors with a non-zero exit."""
+    run_dir, _, home = tiny_tag_run
+    use_home(home)
+    folder = tmp_path / "tag-onnx"
+    assert main(["export", "--model", str(run_dir), "--out", str(folder)]) == 0
+    capsys.readouterr()
+    run = open_run(run_dir)
+    words = tagging.load_splits(run.config.data)["test"][0].words
+    assert main(["tag", "--onnx", str(folder), "--segmented", "--json", " ".join(words)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [g["tag"] for g in got] == tag_words(run, words)
+    assert [g["word"] for g in got] == list(words)
+    assert main(["tag", "--onnx", str(folder), "".join(words)]) == 0  # raw text: jieba
+    assert main(["tag", "--model", str(run_dir), "--onnx", str(folder), "".join(words)]) == 1
+    assert "not both" in capsys.readouterr().err
+    assert main(["tag", "--onnx", str(folder), "--plot", str(tmp_path / "a.png"), "今天"]) == 1
+    assert "no attention" in capsys.readouterr().err
