@@ -10,6 +10,7 @@ budget15           ``configs/translate_es_en.yaml`` with ``train.budget_minutes=
                    what ``make demo`` trains
 budget3            the same with a 3-minute budget
 full               the same config to its 20 epochs (early stopping on dev BLEU)
+transformer_full   ``configs/translate_es_en_transformer.yaml`` to its 20 epochs, the same way
 jupyterlab         ``--set data.corpus=jupyterlab-fr``: the README's second corpus
 *_old              the same with :data:`OLD_RECIPE`
 =================  ==============================================================
@@ -51,6 +52,7 @@ _BASE = {
 VARIANTS = {
     **{name: Variant(name, sets) for name, sets in _BASE.items()},
     **{f"{name}_old": Variant(f"{name}_old", (*sets, *OLD_RECIPE)) for name, sets in _BASE.items()},
+    "transformer_full": Variant("transformer_full", (), "translate_es_en_transformer.yaml"),
 }
 
 
