@@ -228,3 +228,21 @@ def test_edit_shapes_describe_the_slip(typo, word, shapes):
     """Hand-checked shapes (a QWERTY keyboard: g touches t and y above it, u touches i)."""
     assert edit_shapes(typo, word) == shapes and shapes <= set(EDIT_SHAPES)
     assert edit_shapes(word, word) == {"consonants", "anagram", "first"}  # nothing slipped
+
+
+def test_fetch_one_file_names_the_missing_file(tmp_path):
+    """The fetchers' shared step: a package without the file is a clear error, and nothing
+    is left in the destination."""
+    from attnkit.data.fetch import fetch_one_file
+
+    def empty_package(tmp):
+        (tmp / "codespell_lib").mkdir()
+        return tmp
+
+    dest = tmp_path / "codespell"
+    with pytest.raises(
+        AttnkitError, match=r"codespell==9 has no codespell_lib/data/dictionary.txt"
+    ):
+        fetch_one_file(empty_package, "codespell_lib/data/dictionary.txt", dest,
+                       source="codespell==9", readme="x")  # fmt: skip
+    assert not dest.exists()

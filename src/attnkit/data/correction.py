@@ -60,8 +60,6 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -170,56 +168,43 @@ _LOWER_ALPHA = re.compile(r"[a-z]+")
 
 def fetch_codespell(dest: Path) -> None:
     """``dest/dictionary.txt`` from the codespell wheel (pip download, not installed)."""
-    from attnkit.data.fetch import pip_download_extract
+    from attnkit.data.fetch import fetch_one_file, pip_download_extract
 
-    with tempfile.TemporaryDirectory(prefix="attnkit-codespell-") as tmp:
-        root = pip_download_extract(CODESPELL_REQUIREMENT, Path(tmp))
-        source = root / "codespell_lib" / "data" / CODESPELL_FILE
-        if not source.is_file():
-            raise AttnkitError(
-                f"{CODESPELL_REQUIREMENT} has no codespell_lib/data/{CODESPELL_FILE}"
-            )
-        Path(dest).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, Path(dest) / CODESPELL_FILE)
-    (Path(dest) / "README.txt").write_text(
-        f"codespell: misspelling->correction pairs, PyPI {CODESPELL_REQUIREMENT}, "
+    fetch_one_file(
+        lambda tmp: pip_download_extract(CODESPELL_REQUIREMENT, tmp),
+        f"codespell_lib/data/{CODESPELL_FILE}",
+        dest,
+        source=CODESPELL_REQUIREMENT,
+        readme=f"codespell: misspelling->correction pairs, PyPI {CODESPELL_REQUIREMENT}, "
         f"codespell_lib/data/{CODESPELL_FILE} (CC BY-SA 3.0).\n",
-        encoding="utf-8",
     )
 
 
 def fetch_wamerican(dest: Path) -> None:
     """``dest/american-english`` from Debian's ``wamerican`` (apt-get download, no root)."""
-    from attnkit.data.fetch import apt_download_extract
+    from attnkit.data.fetch import apt_download_extract, fetch_one_file
 
-    with tempfile.TemporaryDirectory(prefix="attnkit-wamerican-") as tmp:
-        root = apt_download_extract(["wamerican"], Path(tmp))
-        source = root / "usr" / "share" / "dict" / WAMERICAN_FILE
-        if not source.is_file():
-            raise AttnkitError(f"the wamerican package has no usr/share/dict/{WAMERICAN_FILE}")
-        Path(dest).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, Path(dest) / WAMERICAN_FILE)
-    (Path(dest) / "README.txt").write_text(
-        "wamerican: Debian's American English word list (/usr/share/dict/american-english).\n",
-        encoding="utf-8",
+    fetch_one_file(
+        lambda tmp: apt_download_extract(["wamerican"], tmp),
+        f"usr/share/dict/{WAMERICAN_FILE}",
+        dest,
+        source="the wamerican package",
+        readme="wamerican: Debian's American English word list "
+        "(/usr/share/dict/american-english).\n",
     )
 
 
 def fetch_frequencies(dest: Path) -> None:
     """``dest/frequency_dictionary_en_82_765.txt`` from the symspellpy wheel (not installed)."""
-    from attnkit.data.fetch import pip_download_extract
+    from attnkit.data.fetch import fetch_one_file, pip_download_extract
 
-    with tempfile.TemporaryDirectory(prefix="attnkit-frequencies-") as tmp:
-        root = pip_download_extract(FREQUENCIES_REQUIREMENT, Path(tmp))
-        source = root / "symspellpy" / FREQUENCIES_FILE
-        if not source.is_file():
-            raise AttnkitError(f"{FREQUENCIES_REQUIREMENT} has no symspellpy/{FREQUENCIES_FILE}")
-        Path(dest).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, Path(dest) / FREQUENCIES_FILE)
-    (Path(dest) / "README.txt").write_text(
-        f"word-frequencies: 'word count' lines, PyPI {FREQUENCIES_REQUIREMENT}, "
+    fetch_one_file(
+        lambda tmp: pip_download_extract(FREQUENCIES_REQUIREMENT, tmp),
+        f"symspellpy/{FREQUENCIES_FILE}",
+        dest,
+        source=FREQUENCIES_REQUIREMENT,
+        readme=f"word-frequencies: 'word count' lines, PyPI {FREQUENCIES_REQUIREMENT}, "
         f"symspellpy/{FREQUENCIES_FILE} (Google Books Ngram counts of SCOWL words).\n",
-        encoding="utf-8",
     )
 
 

