@@ -24,15 +24,15 @@ def test_timings_are_measured_once_and_a_new_variant_is_scaled_to_the_stored_rnn
         calls.append([v.name for v in variants])
         # this machine runs everything twice as slowly as when the file was written
         return {
-            v.name: {"rnn": 2.0, "transformer_dropout0": 3.0}.get(v.name, 4.0) for v in variants
+            v.name: {"rnn": 2.0, "transformer_gelu": 3.0}.get(v.name, 4.0) for v in variants
         }
 
     monkeypatch.setattr(translate_arch, "step_seconds", fake)
     path = tmp_path / "t.json"
-    stored = {name: 1.0 for name in translate_arch.VARIANTS if name != "transformer_dropout0"}
+    stored = {name: 1.0 for name in translate_arch.VARIANTS if name != "transformer_gelu"}
     path.write_text(json.dumps({"step_seconds": stored}))
     seconds = translate_arch.measured_once(path, [], 1)
-    assert calls == [["rnn", "transformer_dropout0"]]  # only what was missing, beside the RNN
-    assert seconds["transformer_dropout0"] == pytest.approx(1.5)  # 3.0 x (1.0 / 2.0)
+    assert calls == [["rnn", "transformer_gelu"]]  # only what was missing, beside the RNN
+    assert seconds["transformer_gelu"] == pytest.approx(1.5)  # 3.0 x (1.0 / 2.0)
     assert seconds["rnn"] == 1.0  # the stored anchor is kept
     assert translate_arch.measured_once(path, [], 1) == seconds and len(calls) == 1

@@ -94,6 +94,7 @@ class Recipe:
     validations: int = 10
     beam_size: int = 5  # its ``testing`` section
     beam_alpha: float = 1.0
+    dropout: float | None = None  # its model's dropout (None: attnkit's config's)
 
     def training_for(self, updates: int) -> dict:
         """The ``training`` section for a run of ``updates`` updates (validation frequency
@@ -145,6 +146,7 @@ RECIPES = {
             "embed_initializer": "xavier_uniform",
             "embed_init_gain": 1.0,
         },
+        dropout=0.1,  # its transformer_small.yaml's (attnkit's Transformer trains without)
     ),
 }
 """JoeyNMT's own recipe per architecture, for attnkit's budget of about 500-1,000 updates."""
@@ -174,22 +176,25 @@ def model_config(cfg) -> dict:
     Transformer's width, heads, layers and feed-forward size (JoeyNMT's is a ReLU MLP of
     ``ff_dim``; attnkit's SwiGLU of ``2/3 ff_dim`` has as many weights); embeddings tied
     as attnkit ties them: the target embedding is the output layer, and the Transformer's
-    source embedding is the same table (``share_embeddings``), the RNN's its own."""
+    source embedding is the same table (``share_embeddings``), the RNN's its own. Dropout is
+    part of the recipe: the Transformer's is its recipe's (:attr:`Recipe.dropout`)."""
     if cfg.arch == "transformer":
         t = cfg.transformer
+        recipe = RECIPES["transformer"]
+        dropout = t.dropout if recipe.dropout is None else recipe.dropout
         side = {
             "type": "transformer",
             "num_layers": t.enc_layers,
             "num_heads": t.heads,
-            "embeddings": {"embedding_dim": t.dim, "scale": True, "dropout": t.dropout},
+            "embeddings": {"embedding_dim": t.dim, "scale": True, "dropout": dropout},
             "hidden_size": t.dim,
             "ff_size": t.ff_dim,
-            "dropout": t.dropout,
+            "dropout": dropout,
             "layer_norm": "pre",
             "activation": "relu",
         }
         encoder, decoder = side, {**side, "num_layers": t.dec_layers}
-        recipe, shared = RECIPES["transformer"], t.share_embeddings
+        shared = t.share_embeddings
     else:
         m = cfg.model
         emb = {"embedding_dim": m.emb_dim, "scale": False, "dropout": m.dropout}
