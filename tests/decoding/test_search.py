@@ -374,3 +374,30 @@ def test_beam_search_drops_finished_sentences_from_the_batch(seq2seq):
         for a, b in zip(alone[0], batched[i], strict=True):
             assert a.score == pytest.approx(b.score, abs=1e-4)
             torch.testing.assert_close(a.attention, b.attention, atol=1e-5, rtol=1e-4)
+
+
+def test_greedy_drops_finished_sentences_from_the_batch(seq2seq):
+    """Greedy search too: a sentence at its limit (or EOS) leaves the batch, and every
+    sentence gets what it gets alone: tokens, score, attention."""
+    model, src, lengths = seq2seq
+    rows_per_step: list[int] = []
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(model, name)
+
+        def decode_step(self, enc, state, prev):
+            rows_per_step.append(prev.size(0))
+            return model.decode_step(enc, state, prev)
+
+    limits = [2, 9, 4, 12, 3, 7]
+    batched = greedy_search(Spy(), src, lengths, max_len=limits)
+    assert rows_per_step[0] == src.size(0) and rows_per_step[-1] == 1
+    assert rows_per_step == sorted(rows_per_step, reverse=True)
+    for i in range(src.size(0)):
+        L = int(lengths[i])
+        alone = greedy_search(model, src[i : i + 1, :L], lengths[i : i + 1], max_len=limits[i])
+        a, b = alone[0][0], batched[i][0]
+        assert a.tokens == b.tokens and a.finished == b.finished
+        assert a.score == pytest.approx(b.score, abs=1e-4)
+        torch.testing.assert_close(a.attention, b.attention, atol=1e-5, rtol=1e-4)

@@ -122,8 +122,8 @@ def tanh(x: Tensor) -> Tensor:
     return _ChunkedFloat32Tanh.apply(x)
 
 
-SCORE_CHUNK_ELEMENTS = 1 << 16
-"""Elements of the tanh layer that decoding builds at a time (256 KB in float32: in cache)."""
+SCORE_CHUNK_ELEMENTS = 1 << 17
+"""Elements of the tanh layer that decoding builds at a time (512 KB in float32: in cache)."""
 
 
 def _additive_scores(

@@ -88,52 +88,53 @@ def greedy_search(
     """
     check_inputs(src, src_lengths)
     limits = max_lengths(src_lengths, max_len, max_len_ratio)
-    B = src.size(0)
+    B, device = src.size(0), src.device
     enc = model.encode(src, src_lengths)
     state = model.init_decoder_state(enc)
-    prev = torch.full((B,), bos_id, dtype=torch.long, device=src.device)
-    score = torch.zeros(B, dtype=torch.float32, device=src.device)
-    tokens: list[Tensor] = []  # each (B,)
-    attns: list[Tensor] = []  # each (B, Ls)
+    prev = torch.full((B,), bos_id, dtype=torch.long, device=device)
+    score = torch.zeros(B, dtype=torch.float32, device=device)
+    alive = torch.arange(B, device=device)  # (A,) the sentence of each row still decoded
+    hist = torch.empty(B, 0, dtype=torch.long, device=device)  # (A, t) the rows' tokens
+    steps: list[tuple[Tensor, Tensor, Tensor | None]] = []  # per step: rows, tokens, attention
     ended = [False] * B
     done_at = list(limits)  # number of steps each sentence took
-    open_ = set(range(B))
     for t in range(max(limits)):
-        log_probs, state, attn = model.decode_step(enc, state, prev)  # (B, V)
-        if max_repeat > 0 and tokens:
-            log_probs = block_loops(log_probs, torch.stack(tokens, dim=1), max_repeat)
+        log_probs, state, attn = model.decode_step(enc, state, prev)  # (A, V), (A, Ls)
+        if max_repeat > 0 and t:
+            log_probs = block_loops(log_probs, hist, max_repeat)
         if block_unk:
             log_probs[:, UNK_ID] = float("-inf")
-        tok_lp, tok = log_probs.max(dim=-1)  # (B,)
-        score = torch.where(_active(open_, B, src.device), score + tok_lp, score)
-        tokens.append(tok)
-        if attn is not None:
-            attns.append(attn)
-        is_eos = (tok == eos_id).tolist()
-        for i in list(open_):
-            if is_eos[i]:
+        tok_lp, tok = log_probs.max(dim=-1)  # (A,)
+        score[alive] += tok_lp
+        steps.append((alive, tok, attn))
+        hist = torch.cat([hist, tok[:, None]], dim=1)
+        staying = []
+        for row, (i, eos) in enumerate(zip(alive.tolist(), (tok == eos_id).tolist(), strict=True)):
+            if eos:
                 ended[i], done_at[i] = True, t + 1
-                open_.discard(i)
             elif t + 1 >= limits[i]:
                 done_at[i] = t + 1
-                open_.discard(i)
-        if not open_:
+            else:
+                staying.append(row)
+        if not staying:
             break
+        if len(staying) < alive.numel():  # finished sentences leave: later steps cost less
+            rows = torch.tensor(staying, device=device)
+            enc, state = model.reorder(enc, state, rows)
+            alive, tok, hist = alive[rows], tok[rows], hist[rows]
         prev = tok
-    tok_mat = torch.stack(tokens, dim=1).tolist()  # (B, T)
-    attn_mat = torch.stack(attns, dim=1) if attns else None  # (B, T, Ls)
-    scores = score.tolist()
-    lengths = src_lengths.tolist()
+    tok_mat = torch.zeros(B, len(steps), dtype=torch.long, device=device)  # (B, T)
+    attn_mat = None  # (B, T, Ls)
+    for t, (rows, tok, attn) in enumerate(steps):
+        tok_mat[rows, t] = tok
+        if attn is not None:
+            if attn_mat is None:
+                attn_mat = attn.new_zeros(B, len(steps), attn.size(-1))
+            attn_mat[rows, t] = attn
+    tok_rows, scores, lengths = tok_mat.tolist(), score.tolist(), src_lengths.tolist()
     out = []
     for i in range(B):
         n = done_at[i] - (1 if ended[i] else 0)
         att = None if attn_mat is None else attn_mat[i, :n, : lengths[i]].clone()
-        out.append([Hypothesis(tok_mat[i][:n], scores[i], scores[i], att, finished=ended[i])])
+        out.append([Hypothesis(tok_rows[i][:n], scores[i], scores[i], att, finished=ended[i])])
     return Hypotheses(out)
-
-
-def _active(open_: set[int], B: int, device: torch.device) -> Tensor:
-    mask = torch.zeros(B, dtype=torch.bool)
-    if open_:
-        mask[list(open_)] = True
-    return mask.to(device)
