@@ -161,7 +161,12 @@ def test_passthrough_bench_scores_each_run(copy_runs, tiny_translate_run, tmp_pa
     argv = ["--model", str(runs["rnn"]), "--model", str(old), "--pairs", str(pairs)]
     assert main(["bench", "passthrough", *argv, "--out", str(tmp_path / "out")]) == 0
     record = json.loads((tmp_path / "out" / "passthrough-latest.json").read_text())
-    new, before = record["runs"][str(runs["rnn"])], record["runs"][str(old)]
+    by_model = {r["model"]: r for r in record["runs"].values()}  # keyed by folder name
+    assert len(by_model) == 2 and set(record["runs"]) in (
+        {runs["rnn"].name, old.name},
+        set(by_model),
+    )
+    new, before = by_model[str(runs["rnn"])], by_model[str(old)]
     assert new["translations"] == ["one 42 two", "three Zoë 7"]
     assert (new["refused"], new["numbers"], new["number_share"]) == (0, 2, 1.0)
     assert (new["names"], new["name_share"], new["chrf"]) == (1, 1.0, 100.0)  # 3 words: no 4-gram

@@ -187,9 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             pairs = read_pairs(args.pairs.read_text(encoding="utf-8"), str(args.pairs))
         except (OSError, UnicodeDecodeError) as exc:
             raise AttnkitError(f"cannot read {args.pairs}: {exc}") from exc
-    results = {
-        str(run_dir): measure(run_dir, pairs, allow_unknown=args.allow_unknown)
-        for run_dir in args.model
+    names = [d.name for d in args.model]
+    keys = names if len(set(names)) == len(names) else [str(d) for d in args.model]
+    results = {  # keyed by run folder name (the full path when two names repeat)
+        key: {"model": str(run_dir), **measure(run_dir, pairs, allow_unknown=args.allow_unknown)}
+        for key, run_dir in zip(keys, args.model, strict=True)
     }
     publish(
         "passthrough",
