@@ -84,12 +84,14 @@ DEFAULT_ATTNKIT_RUNS = "bench-translate-arch/budget15"
 
 # ----- configs, data, models ----------------------------------------------------------------
 def load_cfg(arch: str, overrides: list[str]):
-    """attnkit's translate config of ``arch`` with ``overrides``."""
+    """attnkit's translate config of ``arch`` with ``overrides``, without placeholders."""
     from attnkit.config import load_config
     from attnkit.paths import repo_configs_dir
     from attnkit.tasks.translate import TASK
 
-    return load_config(TASK.config_class, repo_configs_dir() / ARCHS[arch], overrides)
+    # JoeyNMT has no placeholders: both toolkits train on the same pairs, without them
+    no_placeholders = ["data.placeholder_rate=0", *overrides]
+    return load_config(TASK.config_class, repo_configs_dir() / ARCHS[arch], no_placeholders)
 
 
 def prepare(cfg, folder: Path, tokenizer_from: Path | None):
