@@ -1,7 +1,8 @@
 """``attnkit demo`` (``make demo``): the main job, start to finish, on its defaults.
 
 Fetch the Bible, train the es->en Bahdanau translator under a time budget, score it on the
-test split, translate three held-out verses and draw the attention of the first.
+test split, translate three held-out verses and a modern sentence with digits (they pass
+through as placeholders), and draw the attention of the first verse.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Annotated
 import typer
 
 from attnkit.cli.app import app
+
+MODERN_SENTENCE = "Tengo 3 gatos y 2 perros."
 
 
 @app.command()
@@ -56,6 +59,9 @@ def demo(
     results = TASK.predict(run, [s for s, _ in picks], allow_unknown=True, attention=True)
     for (src, ref), result in zip(picks, results, strict=True):
         typer.echo(f"  es:  {src}\n  ref: {ref}\n  out: {result['translation']}\n")
+    (modern,) = TASK.predict(run, [MODERN_SENTENCE], allow_unknown=True)
+    typer.echo("  a sentence with digits (the Bible has none; they pass through as placeholders):")
+    typer.echo(f"  es:  {MODERN_SENTENCE}\n  out: {modern['translation']}\n")
     png = run_dir / "attention.png"
     TASK.plot(results[0], png)
     typer.echo(f"attention map: {png}\ntraining curves: {run_dir / 'curves.png'}")
