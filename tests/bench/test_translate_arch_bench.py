@@ -23,9 +23,7 @@ def test_timings_are_measured_once_and_a_new_variant_is_scaled_to_the_stored_rnn
     def fake(variants, overrides):
         calls.append([v.name for v in variants])
         # this machine runs everything twice as slowly as when the file was written
-        return {
-            v.name: {"rnn": 2.0, "transformer_gelu": 3.0}.get(v.name, 4.0) for v in variants
-        }
+        return {v.name: {"rnn": 2.0, "transformer_gelu": 3.0}.get(v.name, 4.0) for v in variants}
 
     monkeypatch.setattr(translate_arch, "step_seconds", fake)
     path = tmp_path / "t.json"
