@@ -55,6 +55,7 @@ LITERALS: dict[str, str] = {
     "0.1": "a setting: label smoothing / SE in the paper (+10%) quoted as a setting",
     "10%": "the SE paper's published cost for SE-ResNet-50",
     "3e-3": "a learning-rate setting",
+    "0.0015": "a learning-rate setting (the Transformer's recipe search)",
     "5e-4": "a weight-decay setting",
     "0.5": "sigmoid(0), the gate value of an untrained SE module (a constant)",
     "1.32": "onnxruntime's version",
