@@ -347,10 +347,8 @@ def test_decode_batched_gives_each_input_its_own_length_limit(seq2seq, greedy):
     assert hit >= 1  # some input really ran to its limit, else the test shows nothing
 
 
-def test_beam_search_drops_finished_sentences_from_the_batch(seq2seq):
-    """Rows of a finished sentence leave the batch (later steps cost less) and the results
-    stay those of each sentence searched alone."""
-    model, src, lengths = seq2seq
+def _counting_rows(model):
+    """``model`` with its ``decode_step`` counting the rows of each step, and that count."""
     rows_per_step: list[int] = []
 
     class Spy:
@@ -361,8 +359,16 @@ def test_beam_search_drops_finished_sentences_from_the_batch(seq2seq):
             rows_per_step.append(prev.size(0))
             return model.decode_step(enc, state, prev)
 
+    return Spy(), rows_per_step
+
+
+def test_beam_search_drops_finished_sentences_from_the_batch(seq2seq):
+    """Rows of a finished sentence leave the batch (later steps cost less) and the results
+    stay those of each sentence searched alone."""
+    model, src, lengths = seq2seq
+    spy, rows_per_step = _counting_rows(model)
     limits = [2, 9, 4, 12, 3, 7]  # sentences stop at different steps
-    batched = beam_search(Spy(), src, lengths, beam_size=3, max_len=limits, n_best=2)
+    batched = beam_search(spy, src, lengths, beam_size=3, max_len=limits, n_best=2)
     assert rows_per_step[0] == 3 * src.size(0) and rows_per_step[-1] < rows_per_step[0]
     assert rows_per_step == sorted(rows_per_step, reverse=True)
     for i in range(src.size(0)):
@@ -380,18 +386,9 @@ def test_greedy_drops_finished_sentences_from_the_batch(seq2seq):
     """Greedy search too: a sentence at its limit (or EOS) leaves the batch, and every
     sentence gets what it gets alone: tokens, score, attention."""
     model, src, lengths = seq2seq
-    rows_per_step: list[int] = []
-
-    class Spy:
-        def __getattr__(self, name):
-            return getattr(model, name)
-
-        def decode_step(self, enc, state, prev):
-            rows_per_step.append(prev.size(0))
-            return model.decode_step(enc, state, prev)
-
+    spy, rows_per_step = _counting_rows(model)
     limits = [2, 9, 4, 12, 3, 7]
-    batched = greedy_search(Spy(), src, lengths, max_len=limits)
+    batched = greedy_search(spy, src, lengths, max_len=limits)
     assert rows_per_step[0] == src.size(0) and rows_per_step[-1] == 1
     assert rows_per_step == sorted(rows_per_step, reverse=True)
     for i in range(src.size(0)):
