@@ -34,3 +34,37 @@ def test_timings_are_measured_once_and_a_new_variant_is_scaled_to_the_stored_rnn
     assert seconds["transformer_gelu"] == pytest.approx(1.5)  # 3.0 x (1.0 / 2.0)
     assert seconds["rnn"] == 1.0  # the stored anchor is kept
     assert translate_arch.measured_once(path, [], 1) == seconds and len(calls) == 1
+
+
+def test_a_seed_trains_in_its_own_folder_with_the_budgets_of_seed_1(tmp_path, monkeypatch):
+    runs = []
+
+    def fake_run(task, variant, out, common):
+        runs.append((variant.name, out, list(common), variant.overrides))
+        return {}
+
+    timing_files = []
+    monkeypatch.setattr(
+        translate_arch,
+        "measured_once",
+        lambda path, common, threads: timing_files.append(path) or {"rnn": 1.0, "transformer": 2.0},
+    )
+    monkeypatch.setattr(translate_arch, "run_variant", fake_run)
+    monkeypatch.setattr(translate_arch, "target_tokens_per_step", lambda common: 1.0)
+    monkeypatch.setattr(translate_arch, "decode_speed", lambda runs: {})
+    monkeypatch.setattr(translate_arch, "table", lambda *a: [])
+    monkeypatch.setattr(translate_arch, "report", lambda *a, **record: runs.append(record))
+    argv = ["--variants", "transformer", "--rnn-steps-per-minute", "100", "--runs", str(tmp_path)]
+    translate_arch.main(argv)
+    translate_arch.main([*argv, "--seed", "2"])
+    (name1, out1, common1, over1), rec1, (name2, out2, common2, over2), rec2 = runs
+    assert timing_files == [tmp_path / "budget15" / "step_seconds.json"] * 2
+    assert (name1, out1, name2, out2) == (
+        "transformer",
+        tmp_path / "budget15",
+        "transformer",
+        tmp_path / "budget15" / "seed2",
+    )
+    assert "train.max_steps=750" in over1 and over1 == over2  # 15 x 100 x 1.0 / 2.0
+    assert not any(c.startswith("train.seed") for c in common1)
+    assert "train.seed=2" in common2 and (rec1["seed"], rec2["seed"]) == (None, 2)

@@ -33,6 +33,7 @@ transformer_placeholders          the Transformer with ``data.placeholder_rate=0
 Example:
     $ attnkit bench translate-arch --variants rnn,transformer --budget-minutes 15
     $ attnkit bench translate-arch --variants transformer_gelu --budget-minutes 5 --threads 1
+    $ attnkit bench translate-arch --variants transformer,transformer_gelu --seed 2
 """
 
 from __future__ import annotations
@@ -259,6 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timing-threads", type=int, default=1, help="threads while timing the steps"
     )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="train.seed of every run, trained under <budget folder>/seed<N> with the same "
+        "budgets (default: the configs' seed, 1, in the budget folder itself)",
+    )
     add_run_options(parser, "translate-arch")
     args = parser.parse_args(argv)
     if args.rnn_steps_per_minute is None:
@@ -272,8 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     common = ["train.progress=false", *args.overrides]
     if args.threads:
         common.append(f"train.threads={args.threads}")
-    out = runs_folder(args, "translate-arch") / f"budget{args.budget_minutes:g}"
-    seconds = measured_once(out / TIMING_FILE, common, args.timing_threads)
+    budget_dir = runs_folder(args, "translate-arch") / f"budget{args.budget_minutes:g}"
+    seconds = measured_once(budget_dir / TIMING_FILE, common, args.timing_threads)
+    out = budget_dir
+    if args.seed is not None:  # after the timing: the seed does not change a step's cost
+        common.append(f"train.seed={args.seed}")
+        out = budget_dir / f"seed{args.seed}"
     steps = budget_steps(seconds, args.budget_minutes, args.rnn_steps_per_minute)
     print("step seconds:", seconds, "updates:", steps, flush=True)
     results = {}
@@ -293,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         started,
         table(results, seconds, tokens, speed),
         budget_minutes=args.budget_minutes,
+        seed=args.seed,
         rnn_steps_per_minute=args.rnn_steps_per_minute,
         timing_threads=args.timing_threads,
         step_seconds=seconds,
