@@ -2,10 +2,12 @@
 word-for-word corpus that shares numbers and names verbatim copy ones they never saw, for both
 architectures; a run trained without them refuses as before."""
 
+import dataclasses
 import json
 import random
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from test_translate import TINY_TRANSFORMER
 
@@ -13,11 +15,20 @@ from attnkit.bench import passthrough
 from attnkit.cli import main
 from attnkit.config import load_config
 from attnkit.data import parallel
-from attnkit.data.placeholders import PLACEHOLDERS
+from attnkit.data.placeholders import (
+    PLACEHOLDERS,
+    SOURCE_WORDS_FILE,
+    load_word_forms,
+    word_forms,
+)
+from attnkit.data.text import build_tokenizers, load_tokenizer
+from attnkit.decoding.batched import DecodeConfig
 from attnkit.errors import AttnkitError
 from attnkit.paths import dataset_dir
 from attnkit.serve import create_app
+from attnkit.specials import UNK_ID
 from attnkit.tasks import get_task, open_run, train
+from attnkit.tasks.translate.translator import Translator
 from conftest import EN, WORDS, tiny_translate_config
 
 TASK = get_task("translate")
@@ -116,6 +127,35 @@ def test_numbers_and_names_never_seen_are_copied(copy_runs, use_home, arch):
     result = TASK.predict(run, ["uno 42 dos"], attention=True)[0]
     assert result["source_tokens"] == ["uno", "42", "dos", "</s>"]  # the spans, not ⟦1⟧
     assert "42" in result["target_tokens"]
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_a_run_keeps_the_word_forms_of_its_raw_training_sources(copy_runs, use_home, arch):
+    runs, _, home = copy_runs
+    use_home(home)
+    words = load_word_forms(runs[arch] / SOURCE_WORDS_FILE)
+    assert {"ana", "uno", "dos"} <= words and "zoe" not in words  # before the placeholders
+    assert TASK.translator(open_run(runs[arch])).source_words == words
+    assert TASK.predict(open_run(runs[arch]), ["tres Zoe cuatro"])[0]["translation"] == (
+        "three Zoe four"
+    )
+
+
+def test_a_subword_run_masks_the_names_its_training_sources_lack(tmp_path):
+    """A subword tokenizer can spell "Madrid" from its pieces: without the word list it would
+    reach the model as pieces; with it, it is a placeholder. A capitalised word the sources
+    hold in lower case ("Mañana" at a sentence's start) is translated."""
+    sources = ["mañana vamos a casa de David", "la casa es grande", "Madre mía", "dos perros"]
+    files = build_tokenizers(
+        "bpe", sources * 20, sources * 20, tmp_path, joint=True, vocab_size=60,
+        symbols=PLACEHOLDERS,
+    )  # fmt: skip
+    tok = load_tokenizer(files[0])
+    tr = Translator(None, tok, tok, DecodeConfig(), torch.device("cpu"))
+    text = "Mañana David va a Madrid con 2 perros"
+    assert UNK_ID not in tok.encode("Madrid") and tr.mask(text).spans == {"⟦1⟧": "2"}
+    named = dataclasses.replace(tr, source_words=frozenset(word_forms(sources)))
+    assert named.mask(text).spans == {"⟦1⟧": "Madrid", "⟦2⟧": "2"}
 
 
 def test_the_cli_and_http_api_pass_numbers_through(copy_runs, capsys):

@@ -29,7 +29,13 @@ import torch
 
 from attnkit.data import bible, jupyterlab
 from attnkit.data.batching import CollatedBatches, pad_sequences, token_batches
-from attnkit.data.placeholders import PLACEHOLDERS, augment_pairs
+from attnkit.data.placeholders import (
+    PLACEHOLDERS,
+    SOURCE_WORDS_FILE,
+    augment_pairs,
+    save_word_forms,
+    word_forms,
+)
 from attnkit.data.registry import ensure
 from attnkit.data.text import Tokenizer, build_tokenizers, load_tokenizer, read_parallel
 
@@ -176,7 +182,9 @@ def prepare(cfg: ParallelDataConfig, run_dir: Path, *, reuse: bool, seed: int = 
 
     With ``cfg.placeholder_rate``, the tokenizers keep the placeholders whole and names shared
     by both sides of a training pair become placeholders in that share of the pairs that have
-    any (:func:`attnkit.data.placeholders.augment_pairs`); the dev split stays as it is.
+    any (:func:`attnkit.data.placeholders.augment_pairs`); the dev split stays as it is. The
+    word forms of the training sources go to :data:`~attnkit.data.placeholders.SOURCE_WORDS_FILE`
+    then (names they lack are masked when translating).
 
     Args:
         cfg: the data settings.
@@ -184,8 +192,8 @@ def prepare(cfg: ParallelDataConfig, run_dir: Path, *, reuse: bool, seed: int = 
         reuse: load the run's tokenizers when they exist instead of training new ones.
         seed: which training pairs get placeholders.
     """
-    train_pairs = load_split(cfg.corpus, "train")[: cfg.train_limit]
-    train_pairs = augment_pairs(train_pairs, cfg.placeholder_rate, seed=seed)
+    raw_pairs = load_split(cfg.corpus, "train")[: cfg.train_limit]
+    train_pairs = augment_pairs(raw_pairs, cfg.placeholder_rate, seed=seed)
     dev_pairs = load_split(cfg.corpus, "dev")[: cfg.dev_limit]
     files = tokenizer_files(cfg)
     if not (reuse and all((Path(run_dir) / f).exists() for f in files)):
@@ -198,6 +206,9 @@ def prepare(cfg: ParallelDataConfig, run_dir: Path, *, reuse: bool, seed: int = 
             vocab_size=cfg.vocab_size,
             symbols=PLACEHOLDERS if cfg.placeholder_rate else (),
         )
+    words_file = Path(run_dir) / SOURCE_WORDS_FILE
+    if cfg.placeholder_rate and not (reuse and words_file.is_file()):
+        save_word_forms(words_file, word_forms(s for s, _ in raw_pairs))
     src_tok, tgt_tok = load_tokenizers(run_dir, files)
     return ParallelData(
         src_tok,

@@ -7,6 +7,10 @@ with characters the source tokenizer cannot represent) become placeholder symbol
 the words both sides share verbatim (capitalised or with a digit: the names of
 :func:`attnkit.metrics.shared_names`) were replaced by them (:func:`augment_pairs`).
 
+A name the training sources never held ("Madrid", "Python") is masked too when the run kept the
+word forms of its training sources (:data:`SOURCE_WORDS_FILE`; :func:`unseen_name`): a
+capitalised word whose lower-case form is not among them.
+
 The brackets (U+27E6 / U+27E7) occur in none of the corpora (the Bible, the JupyterLab strings,
 the Debian descriptions). The tokenizers of a run trained with placeholders keep each symbol
 whole (sentencepiece user-defined symbols, one word of the word tokenizer); :func:`supports`
@@ -27,10 +31,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from attnkit.fileio import atomic_write
 from attnkit.metrics import shared_names
 
 if TYPE_CHECKING:
@@ -48,6 +54,10 @@ _LEADING = "([{«“‘¿¡\"'"  # punctuation around a span stays outside it: "
 _TRAILING = ".,;:!?)]}»”’\"'…"
 _URLISH_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)|\w@\w", re.IGNORECASE)
 _DIGIT_GROUP_RE = re.compile(r"\d{3}")  # "912 345 678", "1 000 000": one span
+
+SOURCE_WORDS_FILE = "tokenizer/source_words.txt"
+"""Where a run trained with placeholders keeps its training sources' word forms (lower case,
+one per line), relative to the run folder: what :func:`unseen_name` looks names up in."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,42 @@ def needs_placeholder(word: str, unknown: Callable[[str], bool] | None = None) -
     )
 
 
+def unseen_name(word: str, known: Collection[str]) -> bool:
+    """Whether ``word`` is capitalised and its lower-case form is not in ``known`` (the word
+    forms of the training sources, :func:`word_forms`): a name the model never read, which it
+    can only mangle piece by piece. A capitalised word it read in lower case ("Mañana" at the
+    start of a sentence) is not one.
+
+    Example:
+        >>> [unseen_name(w, {"mañana", "david"}) for w in ("Madrid", "Mañana", "David", "gato")]
+        [True, False, False, False]
+    """
+    return word[:1].isupper() and word.lower() not in known
+
+
+def word_forms(texts: Iterable[str]) -> set[str]:
+    """The lower-case words of ``texts``, split as :func:`mask` splits its input.
+
+    Example:
+        >>> sorted(word_forms(["Y dijo Dios:", "dijo él."]))
+        ['dijo', 'dios', 'y', 'él']
+    """
+    return {text[s:e].lower() for text in texts for s, e in _words(text)}
+
+
+def save_word_forms(path: Path, words: Collection[str]) -> None:
+    """Write ``words`` to ``path``, sorted, one per line (atomically)."""
+    atomic_write(path, "".join(w + "\n" for w in sorted(words)))
+
+
+def load_word_forms(path: Path) -> frozenset[str] | None:
+    """The words :func:`save_word_forms` wrote, or ``None`` when ``path`` does not exist (a run
+    from before it: no name is masked)."""
+    if not path.is_file():
+        return None
+    return frozenset(path.read_text("utf-8").split())
+
+
 def _words(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each run of non-spaces, without the punctuation around it."""
     spans = []
@@ -124,7 +170,11 @@ def _join_digit_groups(text: str, spans: list[tuple[int, int]]) -> list[tuple[in
     return joined
 
 
-def mask(text: str, unknown: Callable[[str], bool] | None = None) -> Masked:
+def mask(
+    text: str,
+    unknown: Callable[[str], bool] | None = None,
+    source_words: Collection[str] | None = None,
+) -> Masked:
     """Replace the spans of ``text`` that :func:`needs_placeholder` picks by placeholders.
 
     The same span gets the same placeholder; they are numbered in order of appearance. A span
@@ -134,6 +184,10 @@ def mask(text: str, unknown: Callable[[str], bool] | None = None) -> Masked:
         text: the input sentence.
         unknown: tells whether the source tokenizer cannot represent a word (it maps part of
             it to ``<unk>``); ``None``: only numbers, symbols and URLs are masked.
+        source_words: the word forms of the training sources: a capitalised word they lack
+            (:func:`unseen_name`) is masked too, wherever it stands (at a sentence's start
+            it may be a verb form the corpus lacks, which the model could not translate
+            either: it is copied).
 
     Returns:
         The masked text and its spans; ``Masked.unmask`` of the masked text gives ``text``
@@ -144,7 +198,12 @@ def mask(text: str, unknown: Callable[[str], bool] | None = None) -> Masked:
         >>> mask("Llame al 912 345 678 o a Zoë.", unknown=lambda w: "ë" in w).spans
         {'⟦1⟧': '912 345 678', '⟦2⟧': 'Zoë'}
     """
-    picked = [(s, e) for s, e in _words(text) if needs_placeholder(text[s:e], unknown)]
+    picked = [
+        (s, e)
+        for s, e in _words(text)
+        if needs_placeholder(text[s:e], unknown)
+        or (source_words is not None and unseen_name(text[s:e], source_words))
+    ]
     numbers: dict[str, str] = {}  # span -> its placeholder
     parts, done = [], 0
     for start, end in _join_digit_groups(text, picked):
@@ -227,9 +286,14 @@ def augment_pairs(
 __all__ = [
     "PLACEHOLDERS",
     "PLACEHOLDER_PATTERN",
+    "SOURCE_WORDS_FILE",
     "Masked",
     "augment_pairs",
+    "load_word_forms",
     "mask",
     "needs_placeholder",
+    "save_word_forms",
     "supports",
+    "unseen_name",
+    "word_forms",
 ]

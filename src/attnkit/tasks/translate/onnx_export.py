@@ -7,7 +7,8 @@ Writes into ``out``:
   Transformer, cache length);
 * ``translator.json``: what a runtime needs to loop over steps (the tensors between the
   graphs and their batch axes, the search settings, the tokenizer files, the vocabulary sizes);
-* the run's tokenizer files, at the same relative paths.
+* the run's tokenizer files (and the word forms of its training sources, which name
+  placeholders look names up in), at the same relative paths.
 
 Then checks onnxruntime against PyTorch on padded batches of the run's dev sentences: both
 decode greedily (PyTorch's tokens drive both), and the largest log-probability and attention
@@ -31,6 +32,7 @@ import torch
 
 from attnkit.data import parallel
 from attnkit.data.batching import pad_sequences
+from attnkit.data.placeholders import SOURCE_WORDS_FILE
 from attnkit.decoding.batched import DecodeConfig
 from attnkit.fileio import atomic_write
 from attnkit.models.seq2seq import Seq2Seq
@@ -68,7 +70,8 @@ def export_translator(run: Run, out: str | Path, *, check_sentences: int = CHECK
         run.model, out, max_output_tokens=decode.output_limit(decode.max_input_tokens)
     )
     files = run.require("tokenizers")
-    for name in dict.fromkeys(files):
+    extra = [SOURCE_WORDS_FILE] if (run.path / SOURCE_WORDS_FILE).is_file() else []
+    for name in dict.fromkeys([*files, *extra]):
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run.path / name, out / name)
     manifest = {

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from attnkit.data.parallel import load_tokenizers
+from attnkit.data.placeholders import SOURCE_WORDS_FILE, load_word_forms
 from attnkit.decoding.batched import DecodeConfig
 from attnkit.errors import AttnkitError
 from attnkit.tasks.translate.onnx_graphs import GraphSpec
@@ -192,7 +193,8 @@ def load_onnx_translator(folder: str | Path, *, threads: int | None = None):
         raise AttnkitError(f"{folder} lacks its tokenizer file(s) {', '.join(missing)}")
     src_tok, tgt_tok = load_tokenizers(Path(folder), files)
     decode = DecodeConfig(**model.manifest["decode"])
-    return Translator(model, src_tok, tgt_tok, decode, torch.device("cpu"))
+    words = load_word_forms(Path(folder) / SOURCE_WORDS_FILE)
+    return Translator(model, src_tok, tgt_tok, decode, torch.device("cpu"), words)
 
 
 __all__ = [

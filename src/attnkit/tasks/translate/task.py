@@ -14,6 +14,7 @@ import torch
 from attnkit import log
 from attnkit.data import parallel
 from attnkit.data.batching import CollatedBatches, token_batches
+from attnkit.data.placeholders import SOURCE_WORDS_FILE, load_word_forms
 from attnkit.data.text import Tokenizer
 from attnkit.metrics import bleu, bleu_signature, chrf, copy_recall, repeated_run_share
 from attnkit.models.losses import label_smoothed_cross_entropy
@@ -27,10 +28,12 @@ from attnkit.tasks.translate.translator import Translator
 
 @dataclass
 class Assets:
-    """The source and target tokenizers of a translation run (the same object when joint)."""
+    """The source and target tokenizers of a translation run (the same object when joint), and
+    the word forms of its training sources when it was trained with placeholders."""
 
     src_tok: Tokenizer
     tgt_tok: Tokenizer
+    source_words: frozenset[str] | None = None
 
 
 class TranslateTask(Task):
@@ -97,12 +100,14 @@ class TranslateTask(Task):
         from attnkit.tasks.runs import meta_value
 
         files = meta_value(meta, "tokenizers", Path(run_dir) / "meta.json")
-        return Assets(*parallel.load_tokenizers(run_dir, files))
+        words = load_word_forms(Path(run_dir) / SOURCE_WORDS_FILE)
+        return Assets(*parallel.load_tokenizers(run_dir, files), source_words=words)
 
     def translator(self, run: Run) -> Translator:
         """The run's model, tokenizers and search settings as a :class:`Translator`."""
+        a = run.assets
         return Translator(
-            run.model, run.assets.src_tok, run.assets.tgt_tok, run.config.decode, run.device
+            run.model, a.src_tok, a.tgt_tok, run.config.decode, run.device, a.source_words
         )
 
     def evaluate(self, run: Run, split: str) -> dict[str, Any]:

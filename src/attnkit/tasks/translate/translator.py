@@ -26,7 +26,8 @@ class Translator:
     """Source text in, hypotheses out: input checks, batching by length, greedy or beam search.
 
     A run trained with placeholders (``data.placeholder_rate``; its tokenizers know ``⟦1⟧``)
-    masks numbers, symbols and what its source tokenizer cannot represent before encoding
+    masks numbers, symbols, what its source tokenizer cannot represent and, given the word
+    forms of its training sources (``source_words``), the names they lack before encoding
     (:meth:`mask`); the caller puts the spans back with :meth:`Masked.unmask`. Older runs
     translate their input as it is.
     """
@@ -36,6 +37,7 @@ class Translator:
     tgt_tok: Tokenizer
     decode: DecodeConfig
     device: torch.device
+    source_words: frozenset[str] | None = None  # lower case; None: no name is masked
 
     def with_search(self, *, beam: int | None = None, n_best: int = 1) -> Translator:
         """A copy with another beam size / n-best, checked.
@@ -117,12 +119,17 @@ class Translator:
         return placeholders.supports(self.src_tok) and placeholders.supports(self.tgt_tok)
 
     def mask(self, text: str) -> Masked:
-        """``text`` with placeholders for its numbers, symbols, URLs and words the source
-        tokenizer maps to ``<unk>`` (:func:`attnkit.data.placeholders.mask`); ``text`` itself,
-        with no spans, for a run trained without placeholders."""
+        """``text`` with placeholders for its numbers, symbols, URLs, words the source
+        tokenizer maps to ``<unk>`` and names the training sources lack
+        (:func:`attnkit.data.placeholders.mask`, :func:`~attnkit.data.placeholders.unseen_name`);
+        ``text`` itself, with no spans, for a run trained without placeholders."""
         if not self.uses_placeholders:
             return Masked(text, {})
-        return placeholders.mask(text, unknown=lambda word: UNK_ID in self.src_tok.encode(word))
+        return placeholders.mask(
+            text,
+            unknown=lambda word: UNK_ID in self.src_tok.encode(word),
+            source_words=self.source_words,
+        )
 
     def check_input(
         self, text: str, allow_unknown: bool = False, how_to_allow: str = "pass --allow-unknown"
