@@ -209,3 +209,26 @@ def test_harness_rejects_bad_arguments(argv, capsys):
         peers.main(argv)
     assert exit_.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_the_transformer_recipe_warms_up_over_a_tenth_of_any_run():
+    """JoeyNMT's own warm-up scheduler, its warm-up scaled to the run: lr rises linearly to the
+    peak at 10% of the updates and decays as 1/sqrt(step) after (JoeyNMT's formula)."""
+    from attnkit.bench.joeynmt_peer import RECIPES, import_joeynmt
+
+    import_joeynmt()
+    from joeynmt.builders import build_scheduler
+
+    training = RECIPES["transformer"].training_for(400)
+    assert training["learning_rate_warmup"] == 40 and training["validation_freq"] == 40
+    assert "learning_rate_warmup" not in RECIPES["rnn"].training_for(400)  # plateau, as before
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=training["learning_rate"])
+    scheduler, step_at = build_scheduler(training, opt, "min", 0)
+    rates = []
+    for step in range(400):
+        scheduler.step(step)
+        rates.append(opt.param_groups[0]["lr"])
+    peak = training["learning_rate"]
+    assert step_at == "step" and rates[19] == pytest.approx(peak * 20 / 40)
+    assert max(rates) == pytest.approx(peak) and rates.index(max(rates)) == 39
+    assert rates[-1] == pytest.approx(peak * (40 / 400) ** 0.5)
