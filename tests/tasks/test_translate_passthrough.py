@@ -135,10 +135,9 @@ def test_a_run_keeps_the_word_forms_of_its_raw_training_sources(copy_runs, use_h
     use_home(home)
     words = load_word_forms(runs[arch] / SOURCE_WORDS_FILE)
     assert {"ana", "uno", "dos"} <= words and "zoe" not in words  # before the placeholders
-    assert TASK.translator(open_run(runs[arch])).source_words == words
-    assert TASK.predict(open_run(runs[arch]), ["tres Zoe cuatro"])[0]["translation"] == (
-        "three Zoe four"
-    )
+    run = open_run(runs[arch])
+    assert TASK.translator(run).source_words == words
+    assert TASK.predict(run, ["tres Zoe cuatro"])[0]["translation"] == "three Zoe four"
 
 
 def test_a_subword_run_masks_the_names_its_training_sources_lack(tmp_path):

@@ -94,7 +94,6 @@ class Recipe:
     validations: int = 10
     beam_size: int = 5  # its ``testing`` section
     beam_alpha: float = 1.0
-    dropout: float | None = None  # its model's dropout (None: attnkit's config's)
     warmup_fraction: float | None = None  # warm-up steps as a share of the run's updates
 
     def training_for(self, updates: int) -> dict:
@@ -194,11 +193,10 @@ def model_config(cfg) -> dict:
     ``ff_dim``; attnkit's SwiGLU of ``2/3 ff_dim`` has as many weights); embeddings tied
     as attnkit ties them: the target embedding is the output layer, and the Transformer's
     source embedding is the same table (``share_embeddings``), the RNN's its own. Dropout is
-    part of the recipe: the Transformer's is its recipe's (:attr:`Recipe.dropout`)."""
+    attnkit's config's (the Transformer's recipe takes attnkit's choice at the budget, none)."""
     if cfg.arch == "transformer":
         t = cfg.transformer
-        recipe = RECIPES["transformer"]
-        dropout = t.dropout if recipe.dropout is None else recipe.dropout
+        recipe, dropout = RECIPES["transformer"], t.dropout
         side = {
             "type": "transformer",
             "num_layers": t.enc_layers,
