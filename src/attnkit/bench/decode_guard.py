@@ -15,19 +15,24 @@ from pathlib import Path
 from attnkit.bench.report import DEFAULT_OUT, machine, write_results
 
 
-def measure(run_dir: Path, settings: list[int], split: str) -> dict[str, dict]:
-    """``{"max_repeat=N": {bleu, chrf, looping_share}}`` for each setting."""
+def measure(
+    run_dir: Path, settings: list, split: str, field: str = "max_repeat"
+) -> tuple[dict[str, dict], dict[str, list[str]]]:
+    """``{"FIELD=VALUE": {bleu, chrf, looping_share, sentences, sentences_per_second}}`` of
+    ``run_dir`` decoded on ``split`` with each value of ``decode.FIELD`` (its other settings
+    as the run has them), and each setting's outputs."""
     from attnkit.tasks import open_run
 
     run = open_run(run_dir, task="translate")
-    out = {}
-    for max_repeat in settings:
-        run.config.decode = dataclasses.replace(run.config.decode, max_repeat=max_repeat)
+    scores, outputs = {}, {}
+    keys = ("bleu", "chrf", "looping_share", "sentences", "sentences_per_second")
+    for value in settings:
+        run.config.decode = dataclasses.replace(run.config.decode, **{field: value})
         metrics = run.task.evaluate(run, split)
-        out[f"max_repeat={max_repeat}"] = {
-            k: metrics[k] for k in ("bleu", "chrf", "looping_share", "sentences")
-        }
-    return out
+        name = f"{field}={value}"
+        scores[name] = {k: metrics[k] for k in keys}
+        outputs[name] = (run.path / f"{split}.hyp.txt").read_text("utf-8").splitlines()
+    return scores, outputs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now()
     runs = {}
     for run_dir in args.model:
-        runs[run_dir.name] = measure(run_dir, settings, args.split)
+        runs[run_dir.name] = measure(run_dir, settings, args.split)[0]
         print(run_dir.name, runs[run_dir.name], flush=True)
     record = {"benchmark": "decode-guard", "machine": machine(), "split": args.split, "runs": runs}
     print(f"wrote {write_results(args.out, 'decode-guard', record, started)}")

@@ -19,11 +19,14 @@ train      target tokens per CPU second of a training step (forward, backward, c
            attnkit/JoeyNMT ratio of each interleaved pair of steps, min/median/max
 decode     greedy and beam-5 sentences per CPU second on ``--sentences`` test verses, the same
            64-verse length-sorted batches and output limit (1.5 x source + 10; JoeyNMT takes
-           the batch's largest), each toolkit's own search (attnkit.decoding,
-           joeynmt.search) on its budget-trained model; chunks of verses interleaved, the
+           the batch's largest), each toolkit's own search (attnkit.decoding with
+           ``decode.bf16`` as attnkit's translate configs set it now, joeynmt.search) on its
+           budget-trained model; chunks of verses interleaved, the
            per-chunk ratio min/median/max
-rss        peak resident memory (``ru_maxrss``) of a fresh process training ``--rss-steps``
-           steps on the same saved batches, each toolkit and architecture in its own process
+rss        peak resident memory (``VmHWM``) of a fresh process training ``--rss-steps``
+           steps on the same saved batches, each toolkit and architecture in its own process;
+           again with glibc's mmap threshold fixed (:data:`FIXED_MMAP_THRESHOLD`): the live
+           tensors' peak without the allocator's fragmentation, a diagnostic
 quality    test BLEU and chrF at the 15-minute budget, by the same sacrebleu call on the same
            detokenized output (``tgt_tok.decode``): attnkit's ``budget15`` runs of
            ``attnkit bench translate-arch`` re-scored here with their own search (beam 5), and
@@ -51,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import resource
 import shutil
 import statistics
@@ -353,19 +357,32 @@ def score_test(translate: Callable[[list[list[int]]], list[list[int]]], assets, 
     }
 
 
-def attnkit_quality(run_dir: Path) -> dict:
-    """An attnkit run's test BLEU / chrF by :func:`score_test`, with its own search."""
+def attnkit_translator(run_dir: Path, bf16: bool | str):
+    """An attnkit run and its translator (its own search), decoding with ``decode.bf16`` as
+    attnkit's config ships it now (``bf16``) whatever the run was trained with."""
     from attnkit.tasks import open_run
 
     run = open_run(run_dir, task="translate", device="cpu")
     tr = run.task.translator(run)
+    return run, dataclasses.replace(tr, decode=dataclasses.replace(tr.decode, bf16=bf16))
+
+
+def attnkit_quality(run_dir: Path, bf16: bool | str) -> dict:
+    """An attnkit run's test BLEU / chrF by :func:`score_test`, with its own search."""
+    from attnkit.training.trainer import resolve_bf16
+
+    run, tr = attnkit_translator(run_dir, bf16)
     test = score_test(
         lambda src: [h[0].tokens for h in tr.translate_ids(src)], run.assets, run.config
     )
     return {
         "updates": run.config.train.max_steps,
         "parameters": sum(p.numel() for p in run.model.parameters()),
-        "decode": {"beam_size": tr.decode.beam_size, "alpha": tr.decode.alpha},
+        "decode": {
+            "beam_size": tr.decode.beam_size,
+            "alpha": tr.decode.alpha,
+            "bf16": resolve_bf16(tr.decode.bf16, torch.device("cpu")),
+        },
         "test": test,
     }
 
@@ -390,14 +407,15 @@ def train_speed(cfg, prepared, arch: str, batches: list[dict], bf16: bool) -> di
     }
 
 
-def decode_speed(run_dir: Path, arch: str, joey, sentences: int, chunk: int) -> dict:
-    """Greedy and beam-5 sentences per CPU second of an attnkit run and a JoeyNMT model on the
-    first ``sentences`` test verses, chunks of ``chunk`` verses interleaved."""
+def decode_speed(
+    run_dir: Path, arch: str, joey, sentences: int, chunk: int, bf16: bool | str
+) -> dict:
+    """Greedy and beam-5 sentences per CPU second of an attnkit run (``decode.bf16`` =
+    ``bf16``) and a JoeyNMT model on the first ``sentences`` test verses, chunks of ``chunk``
+    verses interleaved."""
     from attnkit.data import parallel
-    from attnkit.tasks import open_run
 
-    run = open_run(run_dir, task="translate", device="cpu")
-    tr = run.task.translator(run)
+    run, tr = attnkit_translator(run_dir, bf16)
     pairs = parallel.load_split(run.config.data.corpus, "test")[:sentences]
     src = parallel.encode_pairs(pairs, tr.src_tok, tr.tgt_tok).src
     chunks = [src[i : i + chunk] for i in range(0, len(src), chunk)]
@@ -424,9 +442,17 @@ def decode_speed(run_dir: Path, arch: str, joey, sentences: int, chunk: int) -> 
     return out
 
 
-def peak_rss(toolkit: str, arch: str, batches_file: Path, overrides: list[str]) -> float:
+FIXED_MMAP_THRESHOLD = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+"""glibc's mmap threshold fixed at its 128 KiB start: every tensor above it goes back to the
+system when freed, so a process' peak is its live tensors' (the allocator's fragmentation
+left out); 30-40% slower, a diagnostic only."""
+
+
+def peak_rss(
+    toolkit: str, arch: str, batches_file: Path, overrides: list[str], env: dict | None = None
+) -> float:
     """Peak resident MiB of a fresh process that trains ``toolkit``'s ``arch`` on the batches
-    saved in ``batches_file`` (:func:`_rss_child`)."""
+    saved in ``batches_file`` (:func:`_rss_child`), with ``env`` added to its environment."""
     cmd = [
         sys.executable,
         "-m",
@@ -438,7 +464,8 @@ def peak_rss(toolkit: str, arch: str, batches_file: Path, overrides: list[str]) 
     ]
     for o in overrides:
         cmd += ["--set", o]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    environ = None if env is None else {**os.environ, **env}
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=environ)
     if done.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
     return float(done.stdout.strip().splitlines()[-1])
@@ -599,12 +626,20 @@ def main(argv: list[str] | None = None) -> int:
             }
             for arch in args.archs
         }
+        record["rss_mib_fixed_mmap_threshold"] = {
+            arch: {
+                toolkit: peak_rss(toolkit, arch, saved, args.overrides, FIXED_MMAP_THRESHOLD)
+                for toolkit in ("attnkit", "joeynmt")
+            }
+            for arch in args.archs
+        }
         record["rss_steps"] = args.rss_steps
     if "quality" in args.parts:
         record["quality"] = {}
         for arch in args.archs:  # JoeyNMT first: its training is the long part
             joey = train_joeynmt(arch, updates[arch], folder / arch, args.overrides, tokenizer_from)
-            record["quality"][arch] = {"attnkit": attnkit_quality(ours / arch), "joeynmt": joey}
+            ours_q = attnkit_quality(ours / arch, cfgs[arch].decode.bf16)
+            record["quality"][arch] = {"attnkit": ours_q, "joeynmt": joey}
     if "decode" in args.parts:
         record["decode"] = {
             arch: decode_speed(
@@ -613,6 +648,7 @@ def main(argv: list[str] | None = None) -> int:
                 _joey_at_budget(arch, updates[arch], folder, args.overrides, tokenizer_from),
                 args.sentences,
                 args.chunk,
+                cfgs[arch].decode.bf16,
             )
             for arch in args.archs
         }

@@ -24,6 +24,7 @@ BENCHMARKS = {
     "correct": "The memory-network corrector vs pyspellchecker, symspellpy, leaving as is (--help)",
     "corpora": "The size of every corpus and its splits (the README's counts)",
     "decode-guard": "Dev BLEU of translation runs with and without the loop guard (--help)",
+    "decode-precision": "Dev BLEU and speed of translation runs decoding in fp32 vs bf16 (--help)",
     "serve": "attnkit serve under load, 1-64 clients: batching vs one at a time (--help)",
     "passthrough": "Numbers and names that reach translations of modern sentences (--help)",
     "translate-arch": "RNN vs Transformer (+ gating ablation) at the same budget (--help)",

@@ -27,6 +27,8 @@ from attnkit.decoding.beam import beam_search
 from attnkit.decoding.greedy import greedy_search
 from attnkit.decoding.interface import Hypothesis, StepDecoder
 from attnkit.errors import AttnkitError
+from attnkit.models.output import bf16_logits
+from attnkit.training.trainer import resolve_bf16
 
 
 @dataclass
@@ -49,6 +51,7 @@ class DecodeConfig:
     block_unk: bool = False  # never emit <unk> (a pointer-generator copies unknown words)
     batch_sentences: int = 64  # sentences decoded together
     max_input_tokens: int = 250  # longer inputs are refused by `attnkit translate`
+    bf16: bool | str = False  # output projection in bfloat16 (auto: where it is native)
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
@@ -60,6 +63,8 @@ class DecodeConfig:
             )
         if self.max_len is not None and self.max_len < 1:
             raise ValueError(f"decode.max_len must be >= 1 or null, got {self.max_len}")
+        if self.bf16 not in (True, False, "auto"):
+            raise ValueError(f"decode.bf16 must be true, false or auto, got {self.bf16!r}")
         for name in ("batch_sentences", "max_input_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"decode.{name} must be >= 1, got {getattr(self, name)}")
@@ -108,9 +113,15 @@ def decode_batched(
     """Decode encoded inputs (in batches, sorted by length); n-best lists in input order.
 
     ``greedy`` ignores the beam settings; ``progress`` names a progress bar (items/s on
-    stderr, shown on terminals only).
+    stderr, shown on terminals only). ``cfg.bf16`` puts each step's output projection in
+    bfloat16 (:func:`attnkit.models.output.bf16_logits`).
     """
-    d = cfg
+    with bf16_logits(resolve_bf16(cfg.bf16, device)):
+        return _decode_sorted(model, src, cfg, device, greedy, progress)
+
+
+def _decode_sorted(model, src, d: DecodeConfig, device, greedy: bool, progress: str | None):
+    """:func:`decode_batched`'s loop: batches of similar lengths, results in input order."""
     order = sorted(range(len(src)), key=lambda i: len(src[i]))
     results: list = [None] * len(src)
     # disable=None: tqdm draws the bar only when stderr is a terminal

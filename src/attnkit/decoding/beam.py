@@ -122,7 +122,7 @@ def beam_search(
             log_probs = block_loops(log_probs, hist, max_repeat)
         if block_unk:
             log_probs[:, UNK_ID] = float("-inf")
-        cand = (scores.view(A * K, 1) + log_probs).view(A, K * V)  # (A, K*V)
+        cand = log_probs.add_(scores.view(A * K, 1)).view(A, K * V)  # (A, K*V), in place
         n_cand = min(2 * K, K * V)
         top_scores, top_idx = cand.topk(n_cand, dim=1)  # (A, 2K)
         top_beam = torch.div(top_idx, V, rounding_mode="floor")  # (A, 2K)

@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnkit.attention import AdditiveAttention, LuongAttention, MultiHeadAttention, coverage_loss
+from attnkit.models.output import step_log_probs
 from attnkit.models.unpacked_rnn import UnpackedBiRNN
 from attnkit.specials import PAD_ID, UNK_ID
 
@@ -577,8 +578,7 @@ class Seq2Seq(nn.Module):
             log_probs (B, V) in float32, the new state, attention weights (B, Ls).
         """
         new_state, att, attn, _, _ = self._decode_one(enc, state, prev_tokens)
-        logits = self.output(att)  # (B, V)
-        return torch.log_softmax(logits.float(), dim=-1), new_state, attn
+        return step_log_probs(self.output, att), new_state, attn  # (B, V) float32
 
     def _decode_one(
         self, enc: EncoderOutput, state: DecoderState, prev_tokens: Tensor

@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from attnkit.attention import GatedResidual, GatedUnit, KVCache, MultiHeadAttention
+from attnkit.models.output import step_log_probs
 from attnkit.specials import PAD_ID, UNK_ID
 
 FEED_FORWARDS = ("swiglu", "geglu", "gelu", "relu")
@@ -510,9 +511,9 @@ class Transformer(nn.Module):
         """
         x = self._embed(self.tgt_embed, prev_tokens[:, None], start=state.step)  # (B, 1, D)
         h, weights = self._decode(enc, x, state, "last")
-        logits = self.output(h[:, 0])  # (B, V)
+        log_probs = step_log_probs(self.output, h[:, 0])  # (B, V) float32
         state.step += 1
-        return torch.log_softmax(logits.float(), dim=-1), state, weights[0][:, :, 0].mean(1)
+        return log_probs, state, weights[0][:, :, 0].mean(1)
 
     def reorder(
         self, enc: TransformerEncoding | None, state: TransformerState, indices: Tensor
