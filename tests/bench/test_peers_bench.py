@@ -185,6 +185,8 @@ def test_harness_runs_every_part_and_writes_every_field(tiny_runs, tmp_path, cap
             assert d["chunks"] == 3 and d["attnkit_sentences_per_s"] > 0
             assert d["ratio"]["min"] <= d["ratio"]["median"] <= d["ratio"]["max"]
         assert min(record["rss_mib"][arch].values()) > 50  # torch alone is more
+        assert min(record["rss_mib_fixed_mmap_threshold"][arch].values()) > 50
+        assert isinstance(record["quality"][arch]["attnkit"]["decode"]["bf16"], bool)
         joey = record["quality"][arch]["joeynmt"]
         assert joey["updates"] == 6 and [h["step"] for h in joey["history"]] == list(range(1, 7))
         for side in ("attnkit", "joeynmt"):
