@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from tqdm import tqdm
@@ -51,7 +52,7 @@ class DecodeConfig:
     block_unk: bool = False  # never emit <unk> (a pointer-generator copies unknown words)
     batch_sentences: int = 64  # sentences decoded together
     max_input_tokens: int = 250  # longer inputs are refused by `attnkit translate`
-    bf16: bool | str = False  # output projection in bfloat16 (auto: where it is native)
+    bf16: bool | Literal["auto"] = False  # output projection in bfloat16 (auto: where it is native)
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
